@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -91,6 +92,9 @@ class ChangeEventRow(Base):
     old_hash: Mapped[str | None] = mapped_column(String(64))
     new_hash: Mapped[str | None] = mapped_column(String(64))
     extra: Mapped[dict | None] = mapped_column(JSON)
+    # True for events rebuilt from a newly watched trial's past versions: they fill its timeline
+    # but are history, not news, so digests leave them out.
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False)
     detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
