@@ -1,0 +1,83 @@
+"""
+### trialwatch digest: {title}
+
+Emails the changes recorded for the watchlist **{name}** (`{path}`) to its recipients:
+{recipients}.
+
+**When:** after every sync that recorded changes (asset **trialwatch_changes**), and every hour so
+that a failed send is retried and a {cadence} digest goes out when its period starts. Cadence
+**{cadence}**; changes at or above **{immediate}** go out right after the sync that found them.
+Only changes at or above **{min_severity}** are included.
+
+**Steps:** `prepare` renders the digest (HTML + text + CSV) into the outbox, one row per period and
+recipient, so a retried or re-run task never queues or sends the same digest twice; `send` delivers
+every queued row through the `smtp_default` connection and keeps failed ones queued for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
+
+from trialwatch import airflow_glue
+from trialwatch.watchlists import Watchlist, load_watchlists
+
+log = logging.getLogger("airflow.task")
+CHANGES = Asset(name=airflow_glue.CHANGES_ASSET_NAME)
+
+
+def build_digest_dag(watchlist: Watchlist) -> DAG:
+    with DAG(
+        dag_id=f"trialwatch_digest_{watchlist.name}",
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable("37 * * * *", timezone="UTC"), assets=[CHANGES]
+        ),
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        doc_md=__doc__.format(
+            title=watchlist.title,
+            name=watchlist.name,
+            path=watchlist.path.name,
+            recipients=", ".join(watchlist.recipients) or "none",
+            cadence=watchlist.cadence,
+            immediate=watchlist.immediate_severity or "(never)",
+            min_severity=watchlist.min_severity,
+        ),
+        tags=["trialwatch", "digest"],
+        default_args={
+            "owner": "trialwatch",
+            "retries": 3,
+            "retry_delay": timedelta(minutes=5),
+            "retry_exponential_backoff": 2.0,
+        },
+    ) as digest_dag:
+
+        @task
+        def prepare() -> list[int]:
+            from trialwatch.digest.service import prepare_digests
+
+            loaded = load_watchlists()
+            queued = prepare_digests(airflow_glue.store(), loaded.watchlists, watchlist=watchlist.name)
+            log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
+            return queued
+
+        @task
+        def send() -> dict[str, Any]:
+            from dataclasses import asdict
+
+            from trialwatch.digest.service import send_queued
+
+            report = send_queued(
+                airflow_glue.store(), airflow_glue.smtp_settings(), watchlist=watchlist.name
+            )
+            return asdict(report)
+
+        prepare() >> send()
+    return digest_dag
+
+
+for _watchlist in load_watchlists().watchlists:
+    globals()[f"trialwatch_digest_{_watchlist.name}"] = build_digest_dag(_watchlist)

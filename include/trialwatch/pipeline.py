@@ -1,0 +1,387 @@
+"""The sync: which trials to fetch, fetching them in batches, and recording versions and events.
+
+Three steps, so Airflow can map the middle one over batches: ``plan_sync`` → ``sync_batch`` (per
+batch) → ``finish_sync``. ``run_sync`` runs all three in-process for the CLI and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from trialwatch import records
+from trialwatch.diff import (
+    Thresholds,
+    alias_event,
+    diff_studies,
+    left_query_event,
+    record_gone_event,
+)
+from trialwatch.registry.client import CtgovClient
+from trialwatch.registry.errors import HistoryUnavailable, RegistryError
+from trialwatch.registry.history import HistoryAdapter
+from trialwatch.store import Store
+from trialwatch.store import repository as repo
+from trialwatch.watchlists import Watchlist
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 100
+MAX_BATCHES = 1000
+
+
+@dataclass
+class SyncPlan:
+    run_id: int
+    data_timestamp: str | None
+    batches: list[list[str]]
+    # nct_id -> the diff thresholds of the watchlist that watches it (the first, when several do).
+    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BatchSummary:
+    fetched: int = 0
+    unchanged: int = 0
+    new_trials: int = 0
+    versions: int = 0
+    events: int = 0
+    changed: list[str] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: BatchSummary) -> None:
+        for name in ("fetched", "unchanged", "new_trials", "versions", "events"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.changed += other.changed
+        self.failures += other.failures
+        self.notes += [n for n in other.notes if n not in self.notes]
+
+
+@dataclass
+class SyncSummary(BatchSummary):
+    run_id: int = 0
+    data_timestamp: str | None = None
+    requested: int = 0
+    status: str = "ok"
+
+
+def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> tuple[dict[str, str], list[str], bool]:
+    """nct_id -> "id" | "query" for one watchlist; plus failures; plus whether every query answered."""
+    members: dict[str, str] = {}
+    problems: list[str] = []
+    complete = True
+    for query in watchlist.queries:
+        try:
+            found = client.search_ids(query.params, max_results=query.max_results)
+        except RegistryError as exc:
+            complete = False
+            problems.append(f"watchlist {watchlist.name!r}, query {query.name!r}: {exc}")
+            log.error("query %r of watchlist %r failed: %s", query.name, watchlist.name, exc)
+            continue
+        log.info("watchlist %r query %r matched %d trials", watchlist.name, query.name, len(found))
+        members.update({nct_id: "query" for nct_id in found})
+    members.update({nct_id: "id" for nct_id in watchlist.nct_ids})
+    return members, problems, complete
+
+
+def plan_sync(
+    store: Store,
+    client: CtgovClient,
+    watchlists: Sequence[Watchlist],
+    *,
+    only_ids: Sequence[str] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> SyncPlan:
+    """Resolve the watchlists to NCT ids, record memberships, open a sync run and split the work.
+
+    With ``only_ids`` the run fetches just those trials and leaves memberships alone.
+    """
+    data_timestamp = client.version().get("dataTimestamp")
+    thresholds: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    wanted: dict[str, None] = {}
+    if only_ids:
+        wanted = dict.fromkeys(records.extract_nct_ids(" ".join(only_ids)))
+    else:
+        for watchlist in watchlists:
+            members, failed, complete = _watched_ids(client, watchlist)
+            problems += failed
+            with store.session() as session:
+                left = repo.update_memberships(session, watchlist.name, members) if complete else []
+                for nct_id in left:
+                    event = left_query_event(nct_id, watchlist.name, ", ".join(q.name for q in watchlist.queries))
+                    repo.add_study_events(session, nct_id, [event])
+            for nct_id in members:
+                wanted.setdefault(nct_id, None)
+                thresholds.setdefault(nct_id, dict(watchlist.thresholds))
+    ids = list(wanted)
+    with store.session() as session:
+        run_id = repo.start_sync_run(session, data_timestamp=data_timestamp, requested=len(ids))
+        if problems:
+            repo.add_to_sync_run(
+                session, run_id, failures=[{"nct_id": "", "error": p} for p in problems]
+            )
+    # Airflow maps at most [core] max_map_length (1024) batches: grow batches rather than fail.
+    batch_size = max(batch_size, -(-len(ids) // MAX_BATCHES))
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    log.info(
+        "sync run %d: %d trials in %d batches (registry data of %s)", run_id, len(ids), len(batches), data_timestamp
+    )
+    return SyncPlan(run_id=run_id, data_timestamp=data_timestamp, batches=batches, thresholds=thresholds)
+
+
+def _version_chain(
+    history: HistoryAdapter, nct_id: str, current: dict[str, Any], *, known: bool, after: int | None
+) -> list[tuple[dict[str, Any], int, str]]:
+    """(study, registry version, version date) for every registry version newer than ``after``.
+
+    A new trial gets its whole history. A known trial stored without a version number can only be
+    placed at the newest version. The newest version is the record just fetched; only the versions in
+    between are fetched again.
+    """
+    infos = history.versions(nct_id)
+    if known:
+        infos = [info for info in infos if info.version > after] if after is not None else infos[-1:]
+    chain = [(history.study_at(nct_id, info.version), info.version, info.date) for info in infos[:-1]]
+    if infos:
+        chain.append((current, infos[-1].version, infos[-1].date))
+    return chain
+
+
+def record_study(
+    store: Store,
+    study: dict[str, Any],
+    *,
+    history: HistoryAdapter | None,
+    data_timestamp: str | None,
+    thresholds: Thresholds | None = None,
+) -> BatchSummary:
+    """Store one fetched record: nothing if its content is unchanged, else every new version."""
+    summary = BatchSummary(fetched=1)
+    nct_id = records.nct_id_of(study)
+    new_hash = records.content_hash(study)
+    with store.session() as session:
+        _, stored = repo.current_version(session, nct_id)
+        if stored is not None and stored.content_hash == new_hash:
+            repo.touch_fetched(session, [nct_id])
+            summary.unchanged = 1
+            return summary
+
+    after = stored.registry_version if stored is not None else None
+    chain: list[tuple[dict[str, Any], int | None, str | None]]
+    try:
+        chain = (
+            _version_chain(history, nct_id, study, known=stored is not None, after=after)
+            if history is not None
+            else []
+        )
+    except HistoryUnavailable as exc:
+        log.warning("%s: version history unavailable (%s); diffing against the current record only", nct_id, exc)
+        summary.notes.append(f"Version history unavailable ({exc}); changes are current-version diffs.")
+        chain = []
+    if not chain:
+        chain = [(study, None, None)]
+
+    backfill = stored is None
+    prev_study = stored.raw_json if stored is not None else None
+    prev_hash = stored.content_hash if stored is not None else None
+    prev_version = stored.registry_version if stored is not None else None
+    prev_date = stored.registry_version_date if stored is not None else None
+    versions: list[repo.NewVersion] = []
+    for version_study, version, version_date in chain:
+        version_hash = records.content_hash(version_study)
+        if version_hash == prev_hash:
+            continue  # a registry version with no monitored change
+        events = []
+        if prev_study is not None:
+            events = diff_studies(
+                prev_study,
+                version_study,
+                thresholds=thresholds,
+                old_version=prev_version,
+                new_version=version,
+                old_version_date=prev_date,
+                new_version_date=version_date,
+            )
+        versions.append(
+            repo.NewVersion(
+                study=version_study,
+                content_hash=version_hash,
+                events=events,
+                registry_version=version,
+                registry_version_date=version_date,
+                source="current" if version_study is study else "history",
+                backfill=backfill,
+            )
+        )
+        prev_study, prev_hash, prev_version, prev_date = version_study, version_hash, version, version_date
+
+    with store.session() as session:
+        summary.events = repo.store_versions(session, nct_id, versions, data_timestamp=data_timestamp)
+    summary.versions = len(versions)
+    summary.new_trials = int(backfill)
+    if summary.events and not backfill:
+        summary.changed.append(nct_id)
+    log.info(
+        "%s: %s, %d version(s) stored, %d event(s)%s",
+        nct_id,
+        "new trial" if backfill else "changed",
+        len(versions),
+        summary.events,
+        " (backfilled history)" if backfill and len(versions) > 1 else "",
+    )
+    return summary
+
+
+def sync_batch(
+    store: Store,
+    client: CtgovClient,
+    nct_ids: Sequence[str],
+    *,
+    run_id: int,
+    data_timestamp: str | None,
+    thresholds: dict[str, dict[str, Any]] | None = None,
+    use_history: bool = True,
+) -> BatchSummary:
+    """Fetch one batch and record it. One bad record is reported and does not stop the others."""
+    summary = BatchSummary()
+    history = HistoryAdapter(client) if use_history else None
+    result = client.fetch_studies(list(nct_ids))
+    log.info(
+        "batch of %d: %d fetched, %d aliases, %d gone, %d errors",
+        len(nct_ids),
+        len(result.studies),
+        len(result.aliases),
+        len(result.missing),
+        len(result.errors),
+    )
+    aliased_from = {canonical: requested for requested, canonical in result.aliases.items()}
+    for nct_id, study in result.studies.items():
+        config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
+        try:
+            summary.merge(
+                record_study(
+                    store,
+                    study,
+                    history=history,
+                    data_timestamp=data_timestamp,
+                    thresholds=Thresholds.from_mapping(config) if config else None,
+                )
+            )
+        except Exception as exc:  # one malformed record must not cost the rest of the batch
+            log.exception("%s: could not record the fetched study", nct_id)
+            summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+    with store.session() as session:
+        for requested, canonical in result.aliases.items():
+            if repo.mark_alias(session, requested, canonical):
+                repo.add_study_events(session, requested, [alias_event(requested, canonical)])
+                summary.events += 1
+        for nct_id in result.missing:
+            if repo.mark_gone(session, nct_id):
+                repo.add_study_events(session, nct_id, [record_gone_event(nct_id)])
+                summary.events += 1
+                summary.changed.append(nct_id)
+    summary.failures += [{"nct_id": nct_id, "error": error} for nct_id, error in result.errors.items()]
+    with store.session() as session:
+        repo.add_to_sync_run(
+            session,
+            run_id,
+            fetched=summary.fetched,
+            versions=summary.versions,
+            events=summary.events,
+            failures=summary.failures,
+            notes=summary.notes,
+        )
+    return summary
+
+
+def finish_sync(store: Store, run_id: int) -> dict[str, Any]:
+    with store.session() as session:
+        run = repo.finish_sync_run(session, run_id)
+        result = {
+            "run_id": run.id,
+            "status": run.status,
+            "data_timestamp": run.data_timestamp,
+            "requested": run.studies_requested,
+            "fetched": run.studies_fetched,
+            "versions": run.versions_added,
+            "events": run.events_added,
+            "failures": list(run.failures),
+            "notes": list(run.notes),
+        }
+    log.info(
+        "sync run %(run_id)d %(status)s: %(fetched)d/%(requested)d fetched, %(versions)d versions, "
+        "%(events)d events, %(failures)s",
+        {**result, "failures": f"{len(result['failures'])} failures"},
+    )
+    return result
+
+
+def run_sync(
+    store: Store,
+    client: CtgovClient,
+    watchlists: Sequence[Watchlist],
+    *,
+    only_ids: Sequence[str] = (),
+    use_history: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> SyncSummary:
+    """The whole sync in this process (the DAG runs the same three steps as tasks)."""
+    plan = plan_sync(store, client, watchlists, only_ids=only_ids, batch_size=batch_size)
+    summary = SyncSummary(run_id=plan.run_id, data_timestamp=plan.data_timestamp)
+    for batch in plan.batches:
+        summary.merge(
+            sync_batch(
+                store,
+                client,
+                batch,
+                run_id=plan.run_id,
+                data_timestamp=plan.data_timestamp,
+                thresholds=plan.thresholds,
+                use_history=use_history,
+            )
+        )
+    finished = finish_sync(store, plan.run_id)
+    summary.requested, summary.status = finished["requested"], finished["status"]
+    summary.failures = finished["failures"]
+    return summary
+
+
+def add_sync_arguments(parser):  # type: ignore[no-untyped-def]
+    parser.add_argument("--api", help="API v2 base URL (default: TRIALWATCH_API_URL or clinicaltrials.gov)")
+    parser.add_argument("--store", help="store URL (default: TRIALWATCH_STORE_URL or a SQLite file)")
+    parser.add_argument("--ids", nargs="*", default=(), help="sync only these NCT ids (or URLs containing them)")
+    parser.add_argument("--no-history", action="store_true", help="do not read the registry's version history")
+    parser.add_argument("--min-interval", type=float, default=1.0, help="seconds between requests (default 1)")
+    return _run_sync_command
+
+
+def _run_sync_command(args) -> int:  # type: ignore[no-untyped-def]
+    import os
+
+    from trialwatch import settings
+    from trialwatch.watchlists import load_watchlists
+
+    loaded = load_watchlists()
+    for error in loaded.errors:
+        log.error("%s", error)
+    client = CtgovClient(
+        args.api or os.environ.get("TRIALWATCH_API_URL") or settings.DEFAULT_API_BASE,
+        min_interval=args.min_interval,
+    )
+    store = Store(args.store)
+    store.upgrade()
+    summary = run_sync(store, client, loaded.watchlists, only_ids=args.ids, use_history=not args.no_history)
+    print(
+        f"sync run {summary.run_id} {summary.status}: {summary.fetched}/{summary.requested} fetched, "
+        f"{summary.versions} new versions, {summary.events} events"
+    )
+    for failure in summary.failures:
+        print(f"  failed: {failure['nct_id'] or '-'}: {failure['error']}")
+    return 0 if summary.status == "ok" and not loaded.errors else 1

@@ -1,0 +1,80 @@
+"""Shared fixtures. Airflow reads its settings at import, so the environment is set before anything imports it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "include" / "trialwatch" / "replay" / "data" / "samples"
+
+_HOME = Path(tempfile.mkdtemp(prefix="trialwatch-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow' / 'airflow.db'}"
+os.environ["TRIALWATCH_HOME"] = str(_HOME / "trialwatch")
+os.environ.pop("TRIALWATCH_STORE_URL", None)
+os.environ.pop("TRIALWATCH_WATCHLISTS", None)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def store(sqlite_url: str):  # type: ignore[no-untyped-def]
+    """A fresh, migrated SQLite store."""
+    from trialwatch.store import Store
+
+    instance = Store(sqlite_url)
+    instance.upgrade()
+    yield instance
+    instance.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    url = os.environ.get("TRIALWATCH_TEST_PG_URL")
+    if not url:
+        pytest.fail(
+            "PostgreSQL tests need TRIALWATCH_TEST_PG_URL (make test sets it to the local server); "
+            "deselect them with -m 'not postgres' if you have no server"
+        )
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A throwaway database on the test PostgreSQL server, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"trialwatch_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_url: str):  # type: ignore[no-untyped-def]
+    """A fresh, migrated store on PostgreSQL."""
+    from trialwatch.store import Store
+
+    instance = Store(pg_url)
+    instance.upgrade()
+    yield instance
+    instance.dispose()
