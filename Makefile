@@ -1,0 +1,54 @@
+# trialwatch — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+TEST_PG_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
+# make up: REGISTRY=live (clinicaltrials.gov) or REGISTRY=replay (the local replay registry)
+REGISTRY ?= live
+TRIALWATCH_HOME ?= $(CURDIR)/.trialwatch
+
+.PHONY: setup demo test up lint browser screenshots bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## Run the monitor offline: replay registry day 1 and day 2, digest captured by a local mail sink.
+demo: setup
+	$(BIN)/trialwatch demo
+
+## Run every test (PostgreSQL tests against TEST_PG_URL, browser tests in Debian's Chromium).
+test: setup browser
+	TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
+
+## Airflow standalone with our DAGs and plugin on http://localhost:8080 (admin password printed at start).
+up: setup
+	REGISTRY=$(REGISTRY) TRIALWATCH_HOME=$(TRIALWATCH_HOME) bash scripts/up.sh
+
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## Regenerate the screenshots in docs/ (digest and UI).
+screenshots: setup browser
+	$(BIN)/python scripts/screenshot_digest.py
+	$(BIN)/python scripts/screenshot_ui.py
+
+## Benchmarks: print figures, never assert timings.
+bench: setup
+	$(BIN)/python benchmarks/bench_diff.py
+	$(BIN)/python benchmarks/bench_ui_overview.py
+
+lint: setup
+	$(BIN)/ruff check include dags plugins tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

@@ -1,0 +1,130 @@
+"""`trialwatch demo`: the whole monitor, offline, through the real DAGs.
+
+It starts the replay registry (day 1) and a local mail sink, runs the sync DAG and the digest DAGs
+with `airflow dags test`, switches the registry to day 2 (new versions of the two seed trials) and
+runs them again. The day-2 digest lands in the mail sink's folder as .eml files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from trialwatch import settings
+
+REPO = settings.PACKAGE_DIR.parent.parent
+
+
+def _airflow_env(workdir: Path, api_url: str, smtp_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(workdir / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW_CONN_CTGOV_API": json.dumps(
+                {"conn_type": "http", "host": api_url, "extra": {"min_interval": 0}}
+            ),
+            # A local sink on loopback: no TLS to negotiate. Never do this for a real server.
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": smtp_port,
+                    "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "trialwatch@localhost"},
+                }
+            ),
+            "TRIALWATCH_HOME": str(workdir),
+            "TRIALWATCH_STORE_URL": f"sqlite:///{workdir / 'trialwatch.db'}",
+        }
+    )
+    return env
+
+
+def _airflow(args: list[str], env: dict[str, str], log_file: Path, what: str) -> None:
+    started = time.monotonic()
+    print(f"  {what} ...", end="", flush=True)
+    with log_file.open("a") as log:
+        log.write(f"\n$ airflow {' '.join(args)}\n")
+        log.flush()
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    print(f" {'ok' if result.returncode == 0 else 'FAILED'} ({time.monotonic() - started:.0f} s)")
+    if result.returncode != 0:
+        tail = log_file.read_text().splitlines()[-40:]
+        raise SystemExit(f"airflow {' '.join(args)} failed; last lines of {log_file}:\n" + "\n".join(tail))
+
+
+def _dag_ids() -> list[str]:
+    from trialwatch.watchlists import load_watchlists
+
+    return [f"trialwatch_digest_{w.name}" for w in load_watchlists().watchlists]
+
+
+def _describe_mail(path: Path) -> list[str]:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    lines = [f"  {path}", f"    To: {message['To']}", f"    Subject: {message['Subject']}"]
+    body = message.get_body(preferencelist=("plain",))
+    if body is not None:
+        text = body.get_content()
+        lines += [f"    | {line}" for line in text.splitlines()[:60]]
+    return lines
+
+
+def run_demo(workdir: Path) -> list[Path]:
+    from trialwatch.mailsink import MailSink
+    from trialwatch.replay.server import serve
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    log_file = workdir / "airflow.log"
+    with serve(day=1) as registry, MailSink(workdir / "mail") as sink:
+        print(f"replay registry: {registry.base_url} (day 1)")
+        print(f"mail sink: smtp://{sink.host}:{sink.port} -> {sink.folder}")
+        print(f"store: {workdir / 'trialwatch.db'}; Airflow logs: {log_file}")
+        env = _airflow_env(workdir, registry.base_url, sink.port)
+        _airflow(["db", "migrate"], env, log_file, "preparing Airflow's metadata database")
+        digests = _dag_ids()
+        for day in (1, 2):
+            registry.set_day(day)
+            print(f"day {day}: registry data of {registry.data_timestamp}")
+            _airflow(["dags", "test", "trialwatch_sync"], env, log_file, "sync DAG")
+            before = len(sink.saved)
+            for dag_id in digests:
+                _airflow(["dags", "test", dag_id], env, log_file, f"digest DAG {dag_id}")
+            print(f"  {len(sink.saved) - before} digest email(s) sent on day {day}")
+        return sink.saved
+
+
+def add_arguments(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
+    parser.add_argument("--workdir", type=Path, default=REPO / ".demo", help="where the demo keeps its state")
+    return _run
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    saved = run_demo(args.workdir.resolve())
+    print(f"\ndemo finished in {time.monotonic() - started:.0f} s.")
+    if not saved:
+        print("no digest was sent: nothing changed between day 1 and day 2?")
+        return 1
+    print(f"The digests went to the local mail sink, saved in {args.workdir / 'mail'}:")
+    for path in saved:
+        print("\n".join(_describe_mail(path)))
+    return 0
