@@ -1,0 +1,146 @@
+"""The store on SQLite and on PostgreSQL: versions, events, memberships, sync runs, concurrent writers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from trialwatch import records, settings
+from trialwatch.events import ChangeEvent
+from trialwatch.store import Store
+from trialwatch.store import repository as repo
+from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncRun
+
+SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
+STUDY = json.loads((SAMPLES / "study_NCT03418623.json").read_text())
+NCT = "NCT03418623"
+
+
+def _version(study: dict, events: list[ChangeEvent] | None = None, version: int | None = None) -> repo.NewVersion:
+    return repo.NewVersion(
+        study=study, content_hash=records.content_hash(study), events=events or [], registry_version=version
+    )
+
+
+def _suspended() -> dict:
+    study = copy.deepcopy(STUDY)
+    study["protocolSection"]["statusModule"]["overallStatus"] = "SUSPENDED"
+    return study
+
+
+def _exercise_versions(store: Store) -> None:
+    with store.session() as session:
+        assert repo.store_versions(session, NCT, [_version(STUDY, version=3)], data_timestamp="2026-11-01T09:00:00") == 0
+    suspended = _suspended()
+    event = ChangeEvent(
+        category="status", field="Overall status", old="COMPLETED", new="SUSPENDED", severity="critical", nct_id=NCT
+    )
+    with store.session() as session:
+        assert repo.current_hashes(session, [NCT]) == {NCT: records.content_hash(STUDY)}
+        repo.store_versions(session, NCT, [_version(suspended, [event], 4)], data_timestamp="2026-11-02T09:00:00")
+    with store.session() as session:
+        study, current = repo.current_version(session, NCT)
+        assert study is not None and current is not None
+        assert (study.overall_status, study.registry_version, study.last_change_severity) == ("SUSPENDED", 4, "critical")
+        assert study.title == records.brief_title(STUDY)
+        assert current.raw_json == suspended
+        assert session.scalar(select(func.count()).select_from(StudyVersion)) == 2
+        row = session.scalars(select(ChangeEventRow)).one()
+        assert repo.event_from_row(row) == event
+
+
+def test_versions_and_events_on_sqlite(store: Store) -> None:
+    _exercise_versions(store)
+
+
+@pytest.mark.postgres
+def test_versions_and_events_on_postgres(pg_store: Store) -> None:
+    assert "study_versions" in inspect(pg_store.engine).get_table_names()
+    _exercise_versions(pg_store)
+
+
+def test_backfilled_events_do_not_count_as_news(store: Store) -> None:
+    event = ChangeEvent(category="status", field="Overall status", old="A", new="B", severity="major", nct_id=NCT)
+    backfilled = _version(_suspended(), [event], 1)
+    backfilled.backfill = True
+    with store.session() as session:
+        repo.store_versions(session, NCT, [_version(STUDY, version=0), backfilled], data_timestamp=None)
+    with store.session() as session:
+        study = session.get(Study, NCT)
+        assert study is not None and study.last_changed_at is None
+        assert session.scalars(select(ChangeEventRow.backfill)).one() is True
+
+
+def test_memberships_report_trials_that_left_a_query_once(store: Store) -> None:
+    with store.session() as session:
+        assert repo.update_memberships(session, "nk", {"NCT00000001": "id", "NCT00000002": "query"}) == []
+    with store.session() as session:
+        assert repo.update_memberships(session, "nk", {"NCT00000001": "id"}) == ["NCT00000002"]
+    with store.session() as session:
+        assert repo.update_memberships(session, "nk", {"NCT00000001": "id"}) == []
+
+
+def test_gone_and_alias_are_reported_once(store: Store) -> None:
+    with store.session() as session:
+        assert repo.mark_gone(session, "NCT00000009") is True
+    with store.session() as session:
+        assert repo.mark_gone(session, "NCT00000009") is False
+        assert repo.mark_alias(session, "NCT00000010", "NCT00000011") is True
+    with store.session() as session:
+        assert repo.mark_alias(session, "NCT00000010", "NCT00000011") is False
+
+
+def _concurrent_sync_run_updates(store: Store) -> None:
+    with store.session() as session:
+        run_id = repo.start_sync_run(session, data_timestamp="2026-11-01T09:00:00", requested=40)
+    errors: list[BaseException] = []
+
+    def batch(n: int) -> None:
+        try:
+            for i in range(5):
+                with store.session() as session:
+                    repo.add_to_sync_run(
+                        session, run_id, fetched=1, events=2, failures=[{"nct_id": f"B{n}-{i}", "error": "x"}]
+                    )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=batch, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.session() as session:
+        run = repo.finish_sync_run(session, run_id)
+    with store.session() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        assert (run.studies_fetched, run.events_added, run.status) == (40, 80, "partial")
+        assert len(run.failures) == 40
+
+
+def test_concurrent_writers_never_hit_database_is_locked(store: Store) -> None:
+    """Mapped tasks commit at once; on SQLite WAL + BEGIN IMMEDIATE + busy timeout make them queue."""
+    _concurrent_sync_run_updates(store)
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_on_postgres(pg_store: Store) -> None:
+    _concurrent_sync_run_updates(pg_store)
+
+
+def test_upgrade_is_idempotent(store: Store) -> None:
+    store.upgrade()
+    assert {"studies", "study_versions", "change_events", "digest_outbox", "sync_runs"} <= set(
+        inspect(store.engine).get_table_names()
+    )
+
+
+def test_sqlite_runs_in_wal_mode(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
