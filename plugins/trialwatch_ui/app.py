@@ -1,0 +1,298 @@
+"""The Trial Watch FastAPI app: server-rendered pages and a JSON API over the trialwatch store.
+
+Mounted by the Airflow api-server under ``/trialwatch``. Routes are sync ``def``s, so FastAPI runs the
+blocking SQLAlchemy calls in its threadpool. Every route needs a logged-in Airflow user; pages send
+anonymous visitors to Airflow's login, the API answers 401.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from airflow.api_fastapi.core_api.security import requires_authenticated
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from trialwatch import settings
+from trialwatch.store.db import Store
+
+from trialwatch_ui import queries
+from trialwatch_ui.preview import render_preview
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/trialwatch"
+HERE = Path(__file__).resolve().parent
+
+# One dependency object, so tests and benchmarks can override exactly this one.
+require_user = requires_authenticated()
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+# The digest HTML is rendered from registry text: it runs with no script, no network, no origin.
+DIGEST_HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+)
+
+SortKey = Literal["last_change", "nct_id", "title", "status", "enrollment", "severity", "watchlist"]
+Order = Literal["asc", "desc"]
+PageNumber = Query(1, ge=1, description="1-based page number")
+PerPage = Query(queries.DEFAULT_PER_PAGE, ge=1, le=queries.MAX_PER_PAGE)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be read (no schema yet, database down)."""
+
+
+class StoreHolder:
+    """Opens the store on first use, so loading the plugin never touches a database."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(settings.store_url())
+        return self._store
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self.store.session() as session:
+                yield session
+        except (OperationalError, ProgrammingError) as error:
+            log.exception("cannot read the trialwatch store %s", self.store)
+            raise StoreUnavailable(
+                f"cannot read the trialwatch store {self.store!r}: {error.orig}. "
+                "Run `trialwatch store upgrade` (or a first sync) to create its schema."
+            ) from error
+
+
+def _airflow_root(request: Request) -> str:
+    """The Airflow api-server's own path prefix, seen from inside this mounted app."""
+    root_path = request.scope.get("root_path", "")
+    return root_path.removesuffix(URL_PREFIX)
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path
+    if request.url.query:
+        target += f"?{request.url.query}"
+    login = f"{_airflow_root(request)}/api/v2/auth/login?{urlencode({'next': target})}"
+    return RedirectResponse(login, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _sandboxed_html(html: str) -> HTMLResponse:
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": DIGEST_HTML_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.removeprefix(request.scope.get("root_path", "")).startswith("/api/")
+
+
+def create_app(store: Store | None = None) -> FastAPI:
+    """Build the app; ``store`` defaults to ``Store(settings.store_url())`` opened on first request."""
+    holder = StoreHolder(store)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app = FastAPI(
+        title="Trial Watch",
+        description="What happened to each watched clinical trial, from the trialwatch store.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store_holder = holder
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def url(request: Request, name: str, query: dict[str, Any] | None = None, **path_params: Any) -> str:
+        path = request.scope.get("root_path", "") + app.url_path_for(name, **path_params)
+        clean = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        return f"{path}?{urlencode(clean)}" if clean else path
+
+    def render(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
+        response = templates.TemplateResponse(
+            request,
+            template,
+            {"url": lambda name, query=None, **params: url(request, name, query, **params), **context},
+            status_code=code,
+        )
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def login_or_error(request: Request, exc: StarletteHTTPException) -> Response:
+        unauthenticated = exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
+        if _is_api(request):
+            return await http_exception_handler(request, exc)
+        if unauthenticated:
+            return _login_redirect(request)
+        return render(request, "error.html", code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return render(request, "error.html", code=status.HTTP_503_SERVICE_UNAVAILABLE, message=str(exc))
+
+    def read(query: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            with holder.session() as session:
+                return query(session, *args, **kwargs)
+        except queries.NotFound as missing:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(missing)) from missing
+
+    def overview_data(
+        page: int, per_page: int, sort: str, order: str, watchlist: str | None
+    ) -> dict[str, Any]:
+        with holder.session() as session:
+            data = queries.overview(
+                session,
+                queries.PageRequest(page, per_page),
+                sort=sort,
+                descending=order == "desc",
+                watchlist=watchlist or None,
+            )
+            data["watchlists"] = queries.watchlist_counts(session)
+        return data
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_user)], tags=["Trial Watch API"])
+    pages = APIRouter(dependencies=[Depends(require_user)], include_in_schema=False)
+
+    # ---- JSON API -------------------------------------------------------------------------------
+
+    @api.get("/overview", name="api_overview")
+    def api_overview(
+        page: int = PageNumber,
+        per_page: int = PerPage,
+        sort: SortKey = "last_change",
+        order: Order = "desc",
+        watchlist: str | None = None,
+    ) -> dict[str, Any]:
+        """Watched trials, one row per (watchlist, trial), sorted and paginated."""
+        return overview_data(page, per_page, sort, order, watchlist)
+
+    @api.get("/trials/{nct_id}", name="api_trial")
+    def api_trial(nct_id: str) -> dict[str, Any]:
+        """A trial's current state and its timeline of versions and change events."""
+        return read(queries.trial, nct_id)
+
+    @api.get("/search", name="api_search")
+    def api_search(q: str = "", page: int = PageNumber, per_page: int = PerPage) -> dict[str, Any]:
+        """Trials by NCT id prefix or title words."""
+        return read(queries.search, q, queries.PageRequest(page, per_page))
+
+    @api.get("/digests", name="api_digests")
+    def api_digests(
+        page: int = PageNumber, per_page: int = PerPage, watchlist: str | None = None
+    ) -> dict[str, Any]:
+        """Digests in the outbox, newest first."""
+        return read(queries.digests, queries.PageRequest(page, per_page), watchlist=watchlist or None)
+
+    @api.get("/digests/{digest_id}", name="api_digest")
+    def api_digest(digest_id: int) -> dict[str, Any]:
+        """One digest as sent: headers, text part and HTML part."""
+        return read(queries.digest, digest_id)
+
+    @api.get("/preview", name="api_preview")
+    def api_preview(watchlist: str | None = None) -> dict[str, Any]:
+        """What the next digest of a watchlist would contain, without sending it."""
+        return render_preview(holder.store, watchlist)
+
+    @api.get("/health", name="api_health")
+    def api_health(
+        page: int = PageNumber, per_page: int = Query(20, ge=1, le=queries.MAX_PER_PAGE)
+    ) -> dict[str, Any]:
+        """Recent sync runs: times, status, registry data timestamp, counts, failures, notes."""
+        return read(queries.health, queries.PageRequest(page, per_page))
+
+    # ---- HTML pages ------------------------------------------------------------------------------
+
+    @pages.get("/", name="overview", response_class=HTMLResponse)
+    def overview_page(
+        request: Request,
+        page: int = PageNumber,
+        per_page: int = PerPage,
+        sort: SortKey = "last_change",
+        order: Order = "desc",
+        watchlist: str | None = None,
+    ) -> HTMLResponse:
+        data = overview_data(page, per_page, sort, order, watchlist)
+        return render(request, "overview.html", data=data, sorts=queries.OVERVIEW_SORTS, active="overview")
+
+    @pages.get("/trials/{nct_id}", name="trial", response_class=HTMLResponse)
+    def trial_page(request: Request, nct_id: str) -> HTMLResponse:
+        return render(request, "trial.html", trial=read(queries.trial, nct_id), active="overview")
+
+    @pages.get("/search", name="search", response_class=HTMLResponse)
+    def search_page(
+        request: Request, q: str = "", page: int = PageNumber, per_page: int = PerPage
+    ) -> HTMLResponse:
+        data = read(queries.search, q, queries.PageRequest(page, per_page))
+        return render(request, "search.html", data=data, active="search")
+
+    @pages.get("/digests", name="digests", response_class=HTMLResponse)
+    def digests_page(
+        request: Request, page: int = PageNumber, per_page: int = PerPage, watchlist: str | None = None
+    ) -> HTMLResponse:
+        data = read(queries.digests, queries.PageRequest(page, per_page), watchlist=watchlist or None)
+        return render(request, "digests.html", data=data, active="digests")
+
+    @pages.get("/digests/{digest_id}", name="digest", response_class=HTMLResponse)
+    def digest_page(request: Request, digest_id: int) -> HTMLResponse:
+        return render(request, "digest.html", digest=read(queries.digest, digest_id), active="digests")
+
+    @pages.get("/digests/{digest_id}/html", name="digest_html")
+    def digest_html(digest_id: int) -> Response:
+        """The digest's HTML part alone, for a sandboxed iframe: no scripts, no requests, no origin."""
+        html = read(queries.digest, digest_id)["html"]
+        if html is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"digest {digest_id} has no HTML part")
+        return _sandboxed_html(html)
+
+    @pages.get("/preview", name="preview", response_class=HTMLResponse)
+    def preview_page(request: Request, watchlist: str | None = None) -> HTMLResponse:
+        with holder.session() as session:
+            watchlists = queries.watchlist_counts(session)
+        return render(
+            request,
+            "preview.html",
+            preview=render_preview(holder.store, watchlist),
+            watchlists=watchlists,
+            active="preview",
+        )
+
+    @pages.get("/preview/html", name="preview_html")
+    def preview_html(watchlist: str) -> Response:
+        """The preview's HTML part alone, served like a sent digest's (sandboxed, no scripts)."""
+        html = render_preview(holder.store, watchlist).get("html")
+        if html is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no digest preview for watchlist {watchlist!r}")
+        return _sandboxed_html(html)
+
+    @pages.get("/health", name="health", response_class=HTMLResponse)
+    def health_page(request: Request, page: int = PageNumber) -> HTMLResponse:
+        data = read(queries.health, queries.PageRequest(page, 20))
+        return render(request, "health.html", data=data, active="health")
+
+    app.include_router(api)
+    app.include_router(pages)
+    return app

@@ -1,0 +1,56 @@
+"""The Airflow plugin: mounts the Trial Watch app, adds it to the navigation, links tasks to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlparse
+
+from airflow.configuration import conf
+from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk import BaseOperatorLink
+
+from trialwatch_ui.app import URL_PREFIX, create_app
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
+
+NAV_ROUTE = "trialwatch"
+DAG_TAG = "trialwatch"
+
+
+def _ui_base_path() -> str:
+    """The path part of ``[api] base_url`` (empty when Airflow is served at the root)."""
+    return urlparse(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+
+
+class TrialWatchLink(BaseOperatorLink):
+    """A button on every task of the trialwatch DAGs that opens Trial Watch in the Airflow UI."""
+
+    name = "Trial Watch"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        dag = getattr(operator, "dag", None)
+        tags = set(getattr(dag, "tags", None) or ())
+        if DAG_TAG not in tags and not ti_key.dag_id.startswith(f"{DAG_TAG}_"):
+            return ""  # an empty link is shown disabled on other DAGs' tasks
+        return f"{_ui_base_path()}/plugin/{NAV_ROUTE}"
+
+
+class TrialWatchPlugin(AirflowPlugin):
+    """Trial Watch in the Airflow UI: what happened to each watched trial, and to the pipeline."""
+
+    name = "trialwatch"
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Trial Watch"}
+    ]
+    external_views: ClassVar[list[dict[str, Any]]] = [
+        {
+            "name": "Trial Watch",
+            "href": f"{NAV_ROUTE}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": NAV_ROUTE,
+        }
+    ]
+    global_operator_extra_links: ClassVar[list[BaseOperatorLink]] = [TrialWatchLink()]
