@@ -476,28 +476,24 @@ class _Checker:
                 f"{self.src.at('thresholds')} must be a mapping of name: number, got {_type_name(raw)}"
             )
             return {}
-        clean: dict[str, Any] = {}
-        for key, value in raw.items():
-            number_ok = (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            )
-            if not number_ok or value < 0:
-                self.problem(
-                    f"{self.src.at('thresholds', str(key))} must be a number of 0 or more, got {value!r}"
-                )
-            else:
-                clean[str(key)] = value
-        if len(clean) != len(raw):
-            return {}
         validate = _threshold_validator()
-        if validate is not None:
+        before = len(self.problems)
+        for key, value in raw.items():
+            where = self.src.at("thresholds", str(key))
+            if validate is None:
+                if not _is_number(value) or value < 0:
+                    self.problem(f"{where} must be a number of 0 or more, got {value!r}")
+                continue
             try:
-                validate(clean)
+                validate({key: value})  # one key at a time, so each problem gets its own line number
             except (ValueError, TypeError, KeyError) as exc:
-                detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-                self.problem(f"{self.src.at('thresholds')}: {detail}")
-                return {}
-        return clean
+                self.problem(f"{where}: {_reason(exc)}")
+        if validate is not None and len(self.problems) == before:
+            try:
+                validate(raw)
+            except (ValueError, TypeError, KeyError) as exc:
+                self.problem(f"{self.src.at('thresholds')}: {_reason(exc)}")
+        return dict(raw) if len(self.problems) == before else {}
 
     def combine(self, data: dict[str, Any]) -> bool:
         value = data.get("combine", True)
@@ -507,16 +503,26 @@ class _Checker:
         return value
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
 def _threshold_validator() -> Callable[[dict[str, Any]], Any] | None:
-    """``trialwatch.diff.Thresholds.from_mapping`` when the diff module provides it; it knows the valid keys."""
+    """``Thresholds.from_mapping`` from the diff module, which knows the valid keys and values.
+
+    Without it (an install without the diff module) any mapping of non-negative numbers is accepted.
+    """
     try:
         diff = importlib.import_module("trialwatch.diff")
     except ModuleNotFoundError as exc:
-        if exc.name == "trialwatch.diff":
-            return None
-        raise
-    thresholds_class = getattr(diff, "Thresholds", None)
-    return getattr(thresholds_class, "from_mapping", None)
+        if exc.name != "trialwatch.diff":
+            raise
+        return None
+    return getattr(getattr(diff, "Thresholds", None), "from_mapping", None)
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:

@@ -13,6 +13,7 @@ from trialwatch.watchlists import (
     DEFAULT_MAX_RESULTS,
     Query,
     WatchlistError,
+    _threshold_validator,
     load_watchlist,
     load_watchlists,
 )
@@ -297,7 +298,7 @@ MISTAKES: dict[str, tuple[str, list[str]]] = {
     ),
     "thresholds not numbers": (
         MINIMAL + "thresholds: {enrollment_major_pct: lots}\n",
-        ["thresholds.enrollment_major_pct (line 3) must be a number"],
+        ["thresholds.enrollment_major_pct (line 3)", "'lots'"],
     ),
     "thresholds wrong type": (MINIMAL + "thresholds: [20]\n", ["thresholds (line 3) must be a mapping"]),
     "duplicate key": ("title: A\ntrials: [NCT02185781]\ntitle: B\n", ["title appears twice (lines 1 and 3)"]),
@@ -329,6 +330,20 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     error = error_for(tmp_path, "title: T\ntrials: [NCT1]\ncadence: hourly\nrecipients: [nobody]\nextra: 1\n")
     assert len(error.problems) == 4
     assert len(str(error).splitlines()) == 4
+
+
+def test_threshold_names_are_checked_against_the_diff_module(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "t.yaml", MINIMAL + "thresholds:\n  enrollment_major_pct: 20\n  no_such_threshold: 5\n"
+    )
+    validator = _threshold_validator()
+    if validator is None:  # without the diff module any non-negative number is accepted
+        assert load_watchlist(path).thresholds == {"enrollment_major_pct": 20, "no_such_threshold": 5}
+    else:
+        with pytest.raises(
+            WatchlistError, match=r"thresholds\.no_such_threshold \(line 5\): .*no_such_threshold"
+        ):
+            load_watchlist(path)
 
 
 def test_file_name_must_be_a_valid_watchlist_name(tmp_path: Path) -> None:
