@@ -1,0 +1,115 @@
+"""An Atom feed (RFC 4287) of a watchlist's change events, for feed readers and the UI.
+
+Same selection as the digest (the watchlist's trials, severity floor, categories), newest first.
+Built with ElementTree so registry text is always escaped as XML character data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from trialwatch.events import history_url, study_url
+from trialwatch.store.models import ChangeEventRow, Study
+
+from .render import _valid_nct, change_view, registry_link
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ET.register_namespace("", ATOM_NS)
+
+
+def _tag(name: str) -> str:
+    return f"{{{ATOM_NS}}}{name}"
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _sub(parent: ET.Element, name: str, text: str | None = None, **attributes: str) -> ET.Element:
+    """A child element; characters XML 1.0 cannot carry (registry text may hold them) are dropped."""
+    element = ET.SubElement(parent, _tag(name), {k: _NOT_XML.sub("", v) for k, v in attributes.items()})
+    if text is not None:
+        element.text = _NOT_XML.sub("", text)
+    return element
+
+
+def _timestamp(value: datetime | None) -> str:
+    value = value or datetime.now(UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _feed_id(name: str) -> str:
+    return f"urn:trialwatch:watchlist:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
+
+def atom_feed(store: Any, watchlist: Any, *, limit: int = 200) -> str:
+    """The watchlist's newest ``limit`` events as an Atom document (a string with XML declaration)."""
+    from .service import select_events
+
+    with store.session() as session:
+        high_water = session.scalar(select(func.max(ChangeEventRow.id))) or 0
+        items = select_events(
+            session, watchlist, after_id=None, up_to_id=high_water, limit=limit, newest_first=True
+        )
+        titles = {
+            study.nct_id: study.title
+            for study in session.scalars(
+                select(Study).where(Study.nct_id.in_(sorted({item.event.nct_id for item in items})))
+            )
+        }
+
+    feed = ET.Element(_tag("feed"))
+    _sub(feed, "id", _feed_id(watchlist.name))
+    _sub(feed, "title", f"trialwatch: {' '.join(str(watchlist.title or watchlist.name).split())}")
+    if getattr(watchlist, "description", ""):
+        _sub(feed, "subtitle", " ".join(str(watchlist.description).split()))
+    _sub(
+        feed,
+        "updated",
+        _timestamp(max((item.detected_at for item in items if item.detected_at), default=None)),
+    )
+    author = _sub(feed, "author")
+    _sub(author, "name", "trialwatch")
+    _sub(feed, "generator", "trialwatch")
+
+    for item in items:
+        event = item.event
+        view = change_view(event)
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", f"{_feed_id(watchlist.name)}:event:{item.id}")
+        headline = f"{event.nct_id}: {event.field} ({event.severity})"
+        if view.show_values:
+            headline += f": {view.old} → {view.new}"
+        _sub(entry, "title", headline[:300])
+        _sub(entry, "updated", _timestamp(item.detected_at))
+        if _valid_nct(event.nct_id):
+            compare = registry_link(event.compare_url) or registry_link(history_url(event.nct_id))
+            _sub(entry, "link", rel="alternate", type="text/html", href=compare or "")
+            _sub(
+                entry,
+                "link",
+                rel="related",
+                type="text/html",
+                href=registry_link(study_url(event.nct_id)) or "",
+            )
+        _sub(entry, "category", term=event.category, label=event.category)
+        _sub(entry, "category", term=f"severity:{event.severity}", label=event.severity)
+        lines = [titles.get(event.nct_id) or "", *view.notes]
+        lines += [f"added: {added}" for added in view.added] + [
+            f"removed: {removed}" for removed in view.removed
+        ]
+        lines += [f"{marker} {line}" for marker, line in view.diff_lines]
+        if event.new_version is not None:
+            lines.append(
+                f"registry version {event.new_version}"
+                + (f" ({event.new_version_date})" if event.new_version_date else "")
+            )
+        _sub(entry, "summary", "\n".join(line for line in lines if line), type="text")
+    return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,142 @@
+"""The digest outbox: one row per (watchlist key, period, recipient), holding the exact bytes to send.
+
+A combined digest (one email for a recipient on several watchlists) is keyed by the member names
+joined with ``+`` in sorted order, so whichever watchlist's run prepares it first, the others find it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trialwatch.store.models import DigestOutbox
+
+GROUP_SEPARATOR = "+"
+KEY_MAX_CHARS = 100  # DigestOutbox.watchlist is String(100)
+
+
+def group_key(names: list[str]) -> str:
+    key = GROUP_SEPARATOR.join(sorted(set(names)))
+    if len(key) > KEY_MAX_CHARS:
+        raise ValueError(
+            f"combined digest key {key!r} is longer than {KEY_MAX_CHARS} characters; "
+            "shorten the watchlist names or set combine: false on some of them"
+        )
+    return key
+
+
+def members(key: str) -> list[str]:
+    return key.split(GROUP_SEPARATOR)
+
+
+def _rows_including(session: Session, watchlist: str, recipient: str | None = None) -> list[DigestOutbox]:
+    query = select(DigestOutbox).where(
+        or_(DigestOutbox.watchlist == watchlist, DigestOutbox.watchlist.contains(GROUP_SEPARATOR))
+    )
+    if recipient is not None:
+        query = query.where(DigestOutbox.recipient == recipient)
+    return [row for row in session.scalars(query) if watchlist in members(row.watchlist)]
+
+
+def cursor(session: Session, watchlist: str, recipient: str) -> int | None:
+    """Highest event id already covered for this recipient by a digest of this watchlist."""
+    ids = [row.last_event_id for row in _rows_including(session, watchlist, recipient) if row.last_event_id]
+    return max(ids) if ids else None
+
+
+def latest_covering(session: Session, watchlist: str, recipient: str, high_water: int) -> DigestOutbox | None:
+    """The newest digest for this recipient that already covers every event up to ``high_water``."""
+    rows = [
+        row
+        for row in _rows_including(session, watchlist, recipient)
+        if (row.last_event_id or 0) >= high_water
+    ]
+    return max(rows, key=lambda row: row.id) if rows else None
+
+
+def find(session: Session, key: str, period_key: str, recipient: str) -> DigestOutbox | None:
+    return session.scalar(
+        select(DigestOutbox).where(
+            DigestOutbox.watchlist == key,
+            DigestOutbox.period_key == period_key,
+            DigestOutbox.recipient == recipient,
+        )
+    )
+
+
+def insert_once(session: Session, row: DigestOutbox) -> DigestOutbox:
+    """Insert the row, or return the one that another run inserted under the same key first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row
+    except IntegrityError:
+        existing = find(session, row.watchlist, row.period_key, row.recipient)
+        if existing is None:
+            raise
+        return existing
+
+
+def sendable(
+    session: Session, *, watchlist: str | None, max_attempts: int
+) -> tuple[list[int], list[DigestOutbox]]:
+    """Ids of rows to send now (queued, or failed under ``max_attempts``) and rows given up on."""
+    rows = list(
+        session.scalars(
+            select(DigestOutbox)
+            .where(DigestOutbox.status.in_(("queued", "failed")))
+            .order_by(DigestOutbox.id)
+        )
+    )
+    if watchlist is not None:
+        rows = [row for row in rows if watchlist in members(row.watchlist)]
+    ready = [row.id for row in rows if row.attempts < max_attempts]
+    exhausted = [row for row in rows if row.attempts >= max_attempts]
+    return ready, exhausted
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    recipient: str
+    message: str
+    message_id: str
+
+
+def claim(session: Session, row_id: int) -> Claimed | None:
+    """Count an attempt before sending (committed by the caller), unless another sender took the row."""
+    row = session.get(DigestOutbox, row_id)
+    if row is None or row.status not in ("queued", "failed"):
+        return None
+    result = session.execute(
+        update(DigestOutbox)
+        .where(DigestOutbox.id == row_id, DigestOutbox.attempts == row.attempts)
+        .values(attempts=row.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return Claimed(row.id, row.recipient, row.message, row.message_id)
+
+
+def mark_sent(session: Session, row_id: int, when: datetime) -> None:
+    session.execute(
+        update(DigestOutbox)
+        .where(DigestOutbox.id == row_id)
+        .values(status="sent", sent_at=when, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_failed(session: Session, row_id: int, error: str) -> None:
+    session.execute(
+        update(DigestOutbox)
+        .where(DigestOutbox.id == row_id)
+        .values(status="failed", last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )

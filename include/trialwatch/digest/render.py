@@ -1,0 +1,566 @@
+"""Turn change events into what a reader sees: the digest's HTML, plain text, CSV and subject.
+
+The templates only lay out facts prepared here, so the HTML and the text part always say the same
+thing. Registry text is data: the HTML environment autoescapes everything and links are built only
+from NCT ids (``events.study_url`` / ``compare_url``), never taken from registry text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from trialwatch.events import (
+    CATEGORIES,
+    REGISTRY_SITE,
+    SEVERITIES,
+    SEVERITY_RANK,
+    ChangeEvent,
+    history_url,
+    study_url,
+)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+NCT_ID = re.compile(r"^NCT\d{8}$")
+MAX_VALUE_CHARS = 400
+MAX_DIFF_LINES = 60
+MAX_LISTED_ITEMS = 25
+
+SEVERITY_COLORS: dict[str, str] = {
+    "critical": "#b42318",
+    "major": "#b54708",
+    "minor": "#175cd3",
+    "info": "#475467",
+}
+
+_STATUS_WORDS = {"ACTIVE_NOT_RECRUITING": "Active, not recruiting"}
+
+
+@dataclass
+class StoredEvent:
+    """A change event with what the store knows about it (row id, when it was detected)."""
+
+    event: ChangeEvent
+    id: int | None = None
+    detected_at: datetime | None = None
+
+
+@dataclass
+class TrialInfo:
+    title: str = ""
+    status: str | None = None
+
+
+@dataclass
+class ChangeView:
+    severity: str
+    category: str
+    field: str
+    old: str
+    new: str
+    notes: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    # Eligibility and other long text: (marker, line) with marker "+", "-" or " ".
+    diff_lines: list[tuple[str, str]] = field(default_factory=list)
+    # False when a line diff says it better than two squashed paragraphs.
+    show_values: bool = True
+
+    @property
+    def color(self) -> str:
+        return SEVERITY_COLORS[self.severity]
+
+
+@dataclass
+class VersionGroup:
+    label: str
+    link: str | None
+    link_label: str
+    changes: list[ChangeView]
+
+
+@dataclass
+class TrialView:
+    nct_id: str
+    title: str
+    status: str
+    study_link: str | None
+    history_link: str | None
+    top_severity: str
+    change_count: int
+    groups: list[VersionGroup]
+
+
+@dataclass
+class SectionView:
+    name: str
+    title: str
+    description: str
+    trials: list[TrialView]
+    severity_counts: list[tuple[str, int]]
+
+
+@dataclass
+class HealthView:
+    data_timestamp: str | None = None
+    last_sync_at: str | None = None
+    last_sync_status: str | None = None
+    last_success_at: str | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DigestView:
+    subject: str
+    heading: str
+    period_label: str
+    sections: list[SectionView]
+    severity_counts: list[tuple[str, int]]
+    category_counts: list[tuple[str, int]]
+    event_count: int
+    health: HealthView | None
+    generated_at: str
+
+    @property
+    def trial_count(self) -> int:
+        return sum(len(section.trials) for section in self.sections)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Links and values
+
+
+def registry_link(url: str | None) -> str | None:
+    """The URL if it points at the registry over https, else None (nothing else is ever linked)."""
+    if url and url.startswith(REGISTRY_SITE + "/") and not any(c in url for c in "\"'<> \r\n\\"):
+        return url
+    return None
+
+
+def _valid_nct(nct_id: str) -> bool:
+    return bool(NCT_ID.match(nct_id or ""))
+
+
+def humanise_status(value: str | None) -> str:
+    if not value:
+        return "unknown"
+    if value in _STATUS_WORDS:
+        return _STATUS_WORDS[value]
+    if re.fullmatch(r"[A-Z_]+", value):
+        return value.replace("_", " ").capitalize()
+    return value
+
+
+def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
+    """A compact one-line rendering of a JSON value from the registry."""
+    if value is None or value == "" or value == [] or value == {}:
+        text = "(none)"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, dict) and set(value) <= {"date", "type"} and "date" in value:
+        text = str(value["date"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+    elif isinstance(value, dict):
+        parts = (
+            [_place(value)]
+            if _looks_like_site(value)
+            else [f"{key}: {format_value(item, limit=limit)}" for key, item in value.items()]
+        )
+        text = ", ".join(part for part in parts if part)
+    elif isinstance(value, list | tuple):
+        text = "; ".join(format_value(item, limit=limit) for item in value)
+    else:
+        text = " ".join(str(value).split()) if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def _looks_like_site(value: dict[str, Any]) -> bool:
+    return "facility" in value or ("city" in value and "country" in value)
+
+
+def _place(value: dict[str, Any]) -> str:
+    parts = [value.get(key) for key in ("facility", "city", "state", "country")]
+    text = ", ".join(str(part) for part in parts if part)
+    if value.get("status"):
+        text += f" [{humanise_status(str(value['status']))}]"
+    return text
+
+
+def _parse_registry_date(value: Any) -> date | None:
+    if isinstance(value, dict):
+        value = value.get("date")
+    if not isinstance(value, str):
+        return None
+    for fmt in ("%Y-%m-%d", "%Y-%m"):
+        try:
+            return datetime.strptime(value.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def date_slip_days(old: Any, new: Any) -> int | None:
+    old_date, new_date = _parse_registry_date(old), _parse_registry_date(new)
+    if old_date is None or new_date is None:
+        return None
+    return (new_date - old_date).days
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("count")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        return float(value)
+    return None
+
+
+def percent_change(old: Any, new: Any) -> str | None:
+    old_n, new_n = _number(old), _number(new)
+    if old_n is None or new_n is None or old_n == 0:
+        return None
+    change = (new_n - old_n) / old_n * 100
+    return f"{change:+.1f}%".replace(".0%", "%")
+
+
+def _as_items(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [format_value(item) for item in value]
+    return [format_value(value)]
+
+
+def line_diff(old: Any, new: Any) -> list[tuple[str, str]]:
+    """Changed lines of two texts with one line of context, for eligibility criteria and the like."""
+    old_lines = str(old or "").splitlines()
+    new_lines = str(new or "").splitlines()
+    lines: list[tuple[str, str]] = []
+    for line in difflib.unified_diff(old_lines, new_lines, n=1, lineterm=""):
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            if lines:
+                lines.append((" ", "…"))
+            continue
+        marker, text = line[:1], line[1:]
+        if not text.strip() and marker == " ":
+            continue
+        lines.append((marker, text.rstrip()))
+    if len(lines) > MAX_DIFF_LINES:
+        hidden = len(lines) - MAX_DIFF_LINES
+        lines = lines[:MAX_DIFF_LINES] + [(" ", f"… {hidden} more changed lines in the record")]
+    return lines
+
+
+def _is_long_text(value: Any) -> bool:
+    return isinstance(value, str) and ("\n" in value or len(value) > MAX_VALUE_CHARS)
+
+
+def change_view(event: ChangeEvent) -> ChangeView:
+    """The reader's view of one change: old → new plus what it means (slip, percent, sites, lines)."""
+    extra = event.extra or {}
+    old, new = event.old, event.new
+    if event.category == "status" and isinstance(old, str | None) and isinstance(new, str | None):
+        old_text = humanise_status(old) if old else "(none)"
+        new_text = humanise_status(new) if new else "(none)"
+    else:
+        old_text, new_text = format_value(old), format_value(new)
+    view = ChangeView(
+        severity=event.severity, category=event.category, field=event.field, old=old_text, new=new_text
+    )
+    detail = " ".join(str(event.detail or "").split())
+
+    if event.category == "dates":
+        slip = date_slip_days(old, new)
+        if slip is not None and "day" not in detail:
+            if slip > 0:
+                view.notes.append(f"slipped {slip} days")
+            elif slip < 0:
+                view.notes.append(f"moved earlier by {-slip} days")
+    if event.category == "enrollment":
+        percent = percent_change(old, new)
+        if percent and "%" not in detail:
+            view.notes.append(percent)
+
+    added = extra.get("added")
+    removed = extra.get("removed")
+    either_is_list = isinstance(old, list) or isinstance(new, list)
+    if (
+        added is None
+        and removed is None
+        and either_is_list
+        and isinstance(old, list | None)
+        and isinstance(new, list | None)
+    ):
+        old_items, new_items = _as_items(old), _as_items(new)
+        added = [item for item in new_items if item not in old_items]
+        removed = [item for item in old_items if item not in new_items]
+    if added or removed:
+        view.added = _cap(_as_items(added))
+        view.removed = _cap(_as_items(removed))
+        if isinstance(old, list) or isinstance(new, list):
+            view.old = f"{len(old or [])} listed"
+            view.new = f"{len(new or [])} listed"
+
+    if _is_long_text(old) or _is_long_text(new):
+        view.diff_lines = line_diff(old, new)
+        view.show_values = not view.diff_lines
+
+    if detail and detail not in view.notes:
+        view.notes.insert(0, detail)
+    return view
+
+
+def _cap(items: list[str]) -> list[str]:
+    if len(items) > MAX_LISTED_ITEMS:
+        return items[:MAX_LISTED_ITEMS] + [f"… and {len(items) - MAX_LISTED_ITEMS} more"]
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------
+# Grouping
+
+
+def _severity_key(severity: str) -> int:
+    return -SEVERITY_RANK[severity]
+
+
+def severity_counts(events: Iterable[ChangeEvent]) -> list[tuple[str, int]]:
+    counts = Counter(event.severity for event in events)
+    return [(severity, counts[severity]) for severity in SEVERITIES if counts[severity]]
+
+
+def category_counts(events: Iterable[ChangeEvent]) -> list[tuple[str, int]]:
+    counts = Counter(event.category for event in events)
+    return [(category, counts[category]) for category in CATEGORIES if counts[category]]
+
+
+def _group_label(items: Sequence[StoredEvent]) -> tuple[str, str | None, str]:
+    item = items[0]
+    event = item.event
+    version_date = next((it.event.new_version_date for it in items if it.event.new_version_date), None)
+    if event.new_version is not None:
+        label = f"version {event.new_version}"
+        if version_date:
+            label += f" ({version_date})"
+        if event.old_version is not None:
+            label += f", compared with version {event.old_version}"
+        return label, registry_link(event.compare_url) if _valid_nct(event.nct_id) else None, "compare"
+    when = version_date or (item.detected_at.date().isoformat() if item.detected_at else None)
+    label = "current record" + (f" ({when})" if when else "")
+    link = registry_link(history_url(event.nct_id)) if _valid_nct(event.nct_id) else None
+    return label, link, "record history"
+
+
+def trial_views(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> list[TrialView]:
+    """Trials with their changes grouped per registry version; most severe trials first."""
+    by_trial: dict[str, list[StoredEvent]] = {}
+    for item in items:
+        by_trial.setdefault(item.event.nct_id, []).append(item)
+    views: list[TrialView] = []
+    for nct_id, trial_items in by_trial.items():
+        info = trials.get(nct_id) or TrialInfo(title=str(trial_items[0].event.extra.get("title") or ""))
+        groups: dict[tuple[Any, ...], list[StoredEvent]] = {}
+        for item in trial_items:
+            event = item.event
+            if event.new_version is not None:
+                key: tuple[Any, ...] = (
+                    0,
+                    event.new_version,
+                    event.old_version if event.old_version is not None else -1,
+                )
+            else:
+                key = (1, event.new_version_date or "", event.new_hash or "")
+            groups.setdefault(key, []).append(item)
+        group_views = []
+        for key in sorted(groups):
+            members = groups[key]
+            label, link, link_label = _group_label(members)
+            ordered = sorted(
+                members,
+                key=lambda it: (_severity_key(it.event.severity), CATEGORIES.index(it.event.category)),
+            )
+            group_views.append(
+                VersionGroup(label, link, link_label, [change_view(it.event) for it in ordered])
+            )
+        top = min((item.event.severity for item in trial_items), key=_severity_key)
+        valid = _valid_nct(nct_id)
+        views.append(
+            TrialView(
+                nct_id=nct_id,
+                title=" ".join(info.title.split()) or "(untitled record)",
+                status=humanise_status(info.status),
+                study_link=registry_link(study_url(nct_id)) if valid else None,
+                history_link=registry_link(history_url(nct_id)) if valid else None,
+                top_severity=top,
+                change_count=len(trial_items),
+                groups=group_views,
+            )
+        )
+    views.sort(key=lambda view: (_severity_key(view.top_severity), -view.change_count, view.nct_id))
+    return views
+
+
+def subject_line(title: str, events: Sequence[ChangeEvent]) -> str:
+    counts = ", ".join(f"{n} {severity}" for severity, n in severity_counts(events)) or "no changes"
+    return f"[trialwatch] {' '.join(title.split())}: {counts}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Templates
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["severity_colors"] = SEVERITY_COLORS
+    return env
+
+
+_HTML_ENV = _environment(autoescape=True)
+_TEXT_ENV = _environment(autoescape=False)
+
+
+def render_html(view: DigestView) -> str:
+    return _HTML_ENV.get_template("digest.html.j2").render(digest=view)
+
+
+def render_text(view: DigestView) -> str:
+    return _TEXT_ENV.get_template("digest.txt.j2").render(digest=view)
+
+
+CSV_COLUMNS = (
+    "nct_id",
+    "title",
+    "category",
+    "field",
+    "old",
+    "new",
+    "severity",
+    "detail",
+    "versions",
+    "compare_url",
+)
+_FORMULA_START = ("=", "+", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    """Cell text that a spreadsheet will not run as a formula (leading = + @ - get a quote)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if text.startswith(_FORMULA_START) or (text.startswith("-") and _number(text[1:]) is None):
+        return "'" + text
+    return text
+
+
+def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> str:
+    """One row per event (pandas writes the quoting), in the digest's order."""
+    import pandas as pd
+
+    rows = []
+    for item in items:
+        event = item.event
+        info = trials.get(event.nct_id) or TrialInfo(title=str(event.extra.get("title") or ""))
+        versions = ""
+        if event.old_version is not None or event.new_version is not None:
+            versions = f"{'' if event.old_version is None else event.old_version}→{'' if event.new_version is None else event.new_version}"
+        rows.append(
+            {
+                "nct_id": event.nct_id,
+                "title": _csv_cell(info.title),
+                "category": event.category,
+                "field": _csv_cell(event.field),
+                "old": _csv_cell(event.old),
+                "new": _csv_cell(event.new),
+                "severity": event.severity,
+                "detail": _csv_cell(event.detail),
+                "versions": versions,
+                "compare_url": registry_link(event.compare_url) if _valid_nct(event.nct_id) else "",
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\r\n")
+    return buffer.getvalue()
+
+
+def digest_view(
+    *,
+    heading: str,
+    sections: Sequence[tuple[Any, Sequence[StoredEvent]]],
+    trials: dict[str, TrialInfo],
+    health: HealthView | None,
+    period_label: str,
+    generated_at: datetime,
+) -> DigestView:
+    """The whole digest: ``sections`` pairs a watchlist (duck-typed: name, title, description) with its events."""
+    section_views = []
+    all_events: list[ChangeEvent] = []
+    for watchlist, items in sections:
+        events = [item.event for item in items]
+        all_events.extend(events)
+        section_views.append(
+            SectionView(
+                name=str(getattr(watchlist, "name", "")),
+                title=" ".join(
+                    str(getattr(watchlist, "title", "") or getattr(watchlist, "name", "")).split()
+                ),
+                description=" ".join(str(getattr(watchlist, "description", "") or "").split()),
+                trials=trial_views(items, trials),
+                severity_counts=severity_counts(events),
+            )
+        )
+    return DigestView(
+        subject=subject_line(heading, all_events),
+        heading=" ".join(heading.split()),
+        period_label=period_label,
+        sections=section_views,
+        severity_counts=severity_counts(all_events),
+        category_counts=category_counts(all_events),
+        event_count=len(all_events),
+        health=health,
+        generated_at=generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def render_event_list(events: list[ChangeEvent], fmt: Literal["text", "html"] = "text") -> str:
+    """The digest's rendering of a bare list of events (``trialwatch diff --format text|html``)."""
+    if fmt not in ("text", "html"):
+        raise ValueError(f"unknown format {fmt!r}; expected 'text' or 'html'")
+    items = [StoredEvent(event) for event in events]
+    nct_ids = sorted({event.nct_id for event in events if event.nct_id})
+    heading = "Changes in " + ", ".join(nct_ids) if nct_ids else "Changes"
+    view = digest_view(
+        heading=heading,
+        sections=[(None, items)],
+        trials={},
+        health=None,
+        period_label="",
+        generated_at=datetime.now(UTC),
+    )
+    if fmt == "html":
+        return _HTML_ENV.get_template("events.html.j2").render(digest=view)
+    return _TEXT_ENV.get_template("events.txt.j2").render(digest=view)
