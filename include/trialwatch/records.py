@@ -1,8 +1,10 @@
-"""Study records: identity, noise rules and the content hash.
+"""Study records: identity, the study model, noise rules, the canonical form and the content hash.
 
-The hash decides whether a fetched record is a new version at all, so it must leave out
-everything that changes without a sponsor edit (``derivedSection``, ``versionHolder``,
-last-update dates).
+The hash decides whether a fetched record is a new version at all, so it is taken over a canonical
+form that leaves out everything that changes without a sponsor edit: bookkeeping fields
+(``derivedSection``, ``versionHolder``, last-update dates), the order of lists whose order means
+nothing, and whitespace or markup style in texts. The diff compares the same canonical form, so a
+change the hash ignores can never raise an event.
 """
 
 from __future__ import annotations
@@ -11,17 +13,180 @@ import copy
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 NCT_RE = re.compile(r"\bNCT\d{8}\b", re.IGNORECASE)
 
-# Paths (dotted, from the study object's top) whose changes are bookkeeping, not edits.
+# The API v2 study model (from the registry's /studies/metadata field tree), one module per line:
+# ``name{children}`` nests, a trailing ``~`` marks a markup text. Keeping it here lets the canonical
+# form and the field catalog agree on which fields exist without reading anything at run time.
+STUDY_MODEL = """
+protocolSection.identificationModule: nctId nctIdAliases orgStudyIdInfo{id type link}
+  secondaryIdInfos{id type domain link} briefTitle officialTitle acronym organization{fullName class}
+protocolSection.statusModule: statusVerifiedDate overallStatus lastKnownStatus delayedPosting whyStopped~
+  expandedAccessInfo{hasExpandedAccess nctId statusForNctId} startDateStruct{date type}
+  primaryCompletionDateStruct{date type} completionDateStruct{date type} studyFirstSubmitDate
+  studyFirstSubmitQcDate studyFirstPostDateStruct{date type} resultsWaived resultsFirstSubmitDate
+  resultsFirstSubmitQcDate resultsFirstPostDateStruct{date type} dispFirstSubmitDate dispFirstSubmitQcDate
+  dispFirstPostDateStruct{date type} lastUpdateSubmitDate lastUpdatePostDateStruct{date type}
+protocolSection.sponsorCollaboratorsModule: responsibleParty{type investigatorFullName investigatorTitle
+  investigatorAffiliation oldNameTitle oldOrganization} leadSponsor{name class} collaborators{name class}
+protocolSection.oversightModule: oversightHasDmc isFdaRegulatedDrug isFdaRegulatedDevice isUnapprovedDevice
+  isPpsd isUsExport fdaaa801Violation
+protocolSection.descriptionModule: briefSummary~ detailedDescription~
+protocolSection.conditionsModule: conditions keywords
+protocolSection.designModule: studyType nPtrsToThisExpAccNctId expandedAccessTypes{individual intermediate
+  treatment} patientRegistry targetDuration phases designInfo{allocation interventionModel
+  interventionModelDescription~ primaryPurpose observationalModel timePerspective maskingInfo{masking
+  maskingDescription~ whoMasked}} bioSpec{retention description~} enrollmentInfo{count type}
+protocolSection.armsInterventionsModule: armGroups{label type description~ interventionNames}
+  interventions{type name description~ armGroupLabels otherNames}
+protocolSection.outcomesModule: primaryOutcomes{measure description~ timeFrame}
+  secondaryOutcomes{measure description~ timeFrame} otherOutcomes{measure description~ timeFrame}
+protocolSection.eligibilityModule: eligibilityCriteria~ healthyVolunteers sex genderBased genderDescription~
+  minimumAge maximumAge stdAges studyPopulation~ samplingMethod
+protocolSection.contactsLocationsModule: centralContacts{name role phone phoneExt email}
+  overallOfficials{name affiliation role} locations{facility status city state zip country
+  contacts{name role phone phoneExt email} geoPoint{lat lon}}
+protocolSection.referencesModule: references{pmid type citation retractions{pmid source}}
+  seeAlsoLinks{label~ url} availIpds{id type url comment~}
+protocolSection.ipdSharingStatementModule: ipdSharing description~ infoTypes timeFrame~ accessCriteria~ url
+resultsSection.participantFlowModule: preAssignmentDetails~ recruitmentDetails~ typeUnitsAnalyzed
+  groups{id title description~} periods{title milestones{type comment~ achievements{groupId comment~
+  numSubjects numUnits}} dropWithdraws{type comment~ reasons{groupId comment~ numSubjects}}}
+resultsSection.baselineCharacteristicsModule: populationDescription~ typeUnitsAnalyzed
+  groups{id title description~} denoms{units counts{groupId value}} measures{title description~
+  populationDescription~ paramType dispersionType unitOfMeasure calculatePct denomUnitsSelected
+  denoms{units counts{groupId value}} classes{title denoms{units counts{groupId value}}
+  categories{title measurements{groupId value spread lowerLimit upperLimit comment~}}}}
+resultsSection.outcomeMeasuresModule: outcomeMeasures{type title description~ populationDescription~
+  reportingStatus anticipatedPostingDate paramType dispersionType unitOfMeasure calculatePct timeFrame
+  typeUnitsAnalyzed denomUnitsSelected groups{id title description~} denoms{units counts{groupId value}}
+  classes{title denoms{units counts{groupId value}} categories{title measurements{groupId value spread
+  lowerLimit upperLimit comment~}}} analyses{paramType paramValue dispersionType dispersionValue
+  statisticalMethod statisticalComment~ pValue pValueComment~ ciNumSides ciPctValue ciLowerLimit
+  ciUpperLimit ciLowerLimitComment~ ciUpperLimitComment~ estimateComment~ testedNonInferiority
+  nonInferiorityType nonInferiorityComment~ otherAnalysisDescription~ groupDescription~ groupIds}}
+resultsSection.adverseEventsModule: frequencyThreshold timeFrame description~ allCauseMortalityComment~
+  eventGroups{id title description~ deathsNumAffected deathsNumAtRisk seriousNumAffected seriousNumAtRisk
+  otherNumAffected otherNumAtRisk} seriousEvents{term organSystem sourceVocabulary assessmentType notes~
+  stats{groupId numEvents numAffected numAtRisk}} otherEvents{term organSystem sourceVocabulary
+  assessmentType notes~ stats{groupId numEvents numAffected numAtRisk}}
+resultsSection.moreInfoModule: limitationsAndCaveats{description~} certainAgreement{piSponsorEmployee
+  restrictionType restrictiveAgreement otherDetails~} pointOfContact{title organization email phone phoneExt}
+annotationSection.annotationModule: unpostedAnnotation{unpostedResponsibleParty unpostedEvents{type date
+  dateUnknown}} violationAnnotation{violationEvents{type description creationDate issuedDate releaseDate
+  postedDate}}
+documentSection.largeDocumentModule: noSap largeDocs{typeAbbrev hasProtocol hasSap hasIcf label date
+  uploadDate filename size}
+derivedSection.miscInfoModule: versionHolder removedCountries submissionTracking{
+  estimatedResultsFirstSubmitDate firstMcpInfo{postDateStruct{date type}} submissionInfos{releaseDate
+  unreleaseDate unreleaseDateUnknown resetDate mcpReleaseN}}
+derivedSection.conditionBrowseModule: meshes{id term} ancestors{id term}
+  browseLeaves{id name asFound relevance} browseBranches{abbrev name}
+derivedSection.interventionBrowseModule: meshes{id term} ancestors{id term}
+  browseLeaves{id name asFound relevance} browseBranches{abbrev name}
+hasResults
+"""
+
+
+def _parse_model(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(every field path, the markup-text paths) of ``STUDY_MODEL``."""
+    paths: set[str] = set()
+    markup: set[str] = set()
+    entries = re.split(r"\n(?=\S)", text.strip())
+    for entry in entries:
+        head, _, body = entry.partition(":")
+        head = head.strip()
+        parts = head.split(".")
+        for i in range(1, len(parts) + 1):
+            paths.add(".".join(parts[:i]))
+        stack = [head]
+        last = head
+        for token in re.findall(r"[A-Za-z0-9]+~?|[{}]", body):
+            if token == "{":
+                stack.append(last)
+            elif token == "}":
+                stack.pop()
+            else:
+                name = token.rstrip("~")
+                last = f"{stack[-1]}.{name}"
+                paths.add(last)
+                if token.endswith("~"):
+                    markup.add(last)
+    return frozenset(paths), frozenset(markup)
+
+
+MODEL_PATHS, MARKUP_PATHS = _parse_model(STUDY_MODEL)
+
+# Paths (dotted, list positions left out) whose changes are bookkeeping or computed by the registry,
+# never a sponsor's edit. They are left out of the canonical form, the hash and the diff.
 NOISE_PATHS: tuple[str, ...] = (
     "derivedSection",
     "protocolSection.statusModule.lastUpdateSubmitDate",
     "protocolSection.statusModule.lastUpdatePostDateStruct",
     "protocolSection.statusModule.statusVerifiedDate",
+    # Geocoded by the registry from the address; re-geocoding is not an edit.
+    "protocolSection.contactsLocationsModule.locations.geoPoint",
+    # Computed from the stored file; a replaced document shows in its name and upload date.
+    "documentSection.largeDocumentModule.largeDocs.size",
 )
+
+# Lists whose order means nothing, with the fields that identify one item (empty for lists of plain
+# values). The canonical form sorts them by identity; the diff matches their items by it.
+UNORDERED_LISTS: dict[str, tuple[str, ...]] = {
+    "protocolSection.identificationModule.nctIdAliases": (),
+    "protocolSection.identificationModule.secondaryIdInfos": ("id", "type"),
+    "protocolSection.sponsorCollaboratorsModule.collaborators": ("name",),
+    "protocolSection.conditionsModule.conditions": (),
+    "protocolSection.conditionsModule.keywords": (),
+    "protocolSection.designModule.phases": (),
+    "protocolSection.designModule.designInfo.maskingInfo.whoMasked": (),
+    "protocolSection.armsInterventionsModule.armGroups": ("label",),
+    "protocolSection.armsInterventionsModule.armGroups.interventionNames": (),
+    "protocolSection.armsInterventionsModule.interventions": ("name", "type"),
+    "protocolSection.armsInterventionsModule.interventions.armGroupLabels": (),
+    "protocolSection.armsInterventionsModule.interventions.otherNames": (),
+    "protocolSection.outcomesModule.primaryOutcomes": ("measure",),
+    "protocolSection.outcomesModule.secondaryOutcomes": ("measure",),
+    "protocolSection.outcomesModule.otherOutcomes": ("measure",),
+    "protocolSection.eligibilityModule.stdAges": (),
+    "protocolSection.contactsLocationsModule.centralContacts": ("name",),
+    "protocolSection.contactsLocationsModule.overallOfficials": ("name",),
+    "protocolSection.contactsLocationsModule.locations": ("facility", "city", "country"),
+    "protocolSection.contactsLocationsModule.locations.contacts": ("name",),
+    "protocolSection.referencesModule.references": ("pmid", "citation"),
+    "protocolSection.referencesModule.references.retractions": ("pmid",),
+    "protocolSection.referencesModule.seeAlsoLinks": ("url",),
+    "protocolSection.referencesModule.availIpds": ("id", "type"),
+    "protocolSection.ipdSharingStatementModule.infoTypes": (),
+    "resultsSection.participantFlowModule.groups": ("id",),
+    "resultsSection.participantFlowModule.periods.milestones.achievements": ("groupId",),
+    "resultsSection.participantFlowModule.periods.dropWithdraws.reasons": ("groupId",),
+    "resultsSection.baselineCharacteristicsModule.groups": ("id",),
+    "resultsSection.baselineCharacteristicsModule.denoms.counts": ("groupId",),
+    "resultsSection.baselineCharacteristicsModule.measures.denoms.counts": ("groupId",),
+    "resultsSection.baselineCharacteristicsModule.measures.classes.denoms.counts": ("groupId",),
+    "resultsSection.baselineCharacteristicsModule.measures.classes.categories.measurements": ("groupId",),
+    "resultsSection.outcomeMeasuresModule.outcomeMeasures.groups": ("id",),
+    "resultsSection.outcomeMeasuresModule.outcomeMeasures.denoms.counts": ("groupId",),
+    "resultsSection.outcomeMeasuresModule.outcomeMeasures.classes.denoms.counts": ("groupId",),
+    "resultsSection.outcomeMeasuresModule.outcomeMeasures.classes.categories.measurements": ("groupId",),
+    "resultsSection.outcomeMeasuresModule.outcomeMeasures.analyses.groupIds": (),
+    "resultsSection.adverseEventsModule.eventGroups": ("id",),
+    "resultsSection.adverseEventsModule.seriousEvents": ("term", "organSystem"),
+    "resultsSection.adverseEventsModule.seriousEvents.stats": ("groupId",),
+    "resultsSection.adverseEventsModule.otherEvents": ("term", "organSystem"),
+    "resultsSection.adverseEventsModule.otherEvents.stats": ("groupId",),
+    "annotationSection.annotationModule.unpostedAnnotation.unpostedEvents": ("type", "date"),
+    "annotationSection.annotationModule.violationAnnotation.violationEvents": ("type", "creationDate"),
+    "documentSection.largeDocumentModule.largeDocs": ("filename",),
+}
+
+CRITERIA_PATH = "protocolSection.eligibilityModule.eligibilityCriteria"
+
+ENROLLMENT_UNKNOWN = 99999999  # the registry's sentinel for "enrollment not known"
 
 
 class MalformedRecord(ValueError):
@@ -32,9 +197,7 @@ def nct_id_of(study: dict[str, Any]) -> str:
     try:
         nct_id = study["protocolSection"]["identificationModule"]["nctId"]
     except (KeyError, TypeError) as exc:
-        raise MalformedRecord(
-            "study record has no protocolSection.identificationModule.nctId"
-        ) from exc
+        raise MalformedRecord("study record has no protocolSection.identificationModule.nctId") from exc
     if not isinstance(nct_id, str) or not NCT_RE.fullmatch(nct_id):
         raise MalformedRecord(f"study record has an invalid nctId {nct_id!r}")
     return nct_id.upper()
@@ -48,25 +211,216 @@ def extract_nct_ids(text: str) -> list[str]:
     return list(seen)
 
 
-def strip_noise(study: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``study`` without the noise paths."""
-    clean = copy.deepcopy(study)
+# --- texts -------------------------------------------------------------------------------------------
+
+_LIST_MARKER_RE = re.compile(
+    r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+", re.MULTILINE
+)
+_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~^=])")
+_EMPHASIS_RE = re.compile(r"\*+|(?<![0-9A-Za-z])_+|_+(?![0-9A-Za-z])")
+
+
+def squash_whitespace(text: str) -> str:
+    """``text`` with runs of whitespace as one space and no space at the ends (cheap when already so)."""
+    if (
+        "  " in text
+        or "\n" in text
+        or "\t" in text
+        or "\r" in text
+        or "\xa0" in text
+        or text[:1].isspace()
+        or text[-1:].isspace()
+    ):
+        return " ".join(text.split())
+    return text
+
+
+def normalize_markup(text: str) -> str:
+    """A markup text reduced to its words: list markers as "-", no emphasis, no escapes, single spaces.
+
+    Two texts that differ only in whitespace, line breaks, bullet or numbering style, emphasis or
+    backslash escapes normalise to the same string.
+    """
+    text = _LIST_MARKER_RE.sub("- ", text)
+    text = _ESCAPE_RE.sub(r"\1", text)
+    text = _EMPHASIS_RE.sub("", text)
+    return " ".join(text.split())
+
+
+_HEADING_RE = re.compile(r"^[\w ,/()'-]{0,60}\bcriteria\b\s*:?$", re.IGNORECASE)
+_ITEM_START_RE = re.compile(r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+")
+
+
+def _heading_section(line: str) -> str | None:
+    if not _HEADING_RE.match(line):
+        return None
+    lowered = line.lower()
+    has_in, has_ex = "inclusion" in lowered, "exclusion" in lowered
+    if has_in and not has_ex:
+        return "inclusion"
+    if has_ex and not has_in:
+        return "exclusion"
+    return "criteria"
+
+
+def parse_criteria(text: str) -> dict[str, list[str]]:
+    """Eligibility criteria text → {"inclusion"|"exclusion"|"criteria": [item, ...]}, items normalised.
+
+    A line starting with a bullet or a number opens an item; an unmarked line continues the item
+    right above it, or stands alone after a blank line. "Inclusion Criteria:"-style headings switch
+    the section; text before any heading belongs to "criteria".
+    """
+    sections: dict[str, list[str]] = {}
+    section = "criteria"
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        if not raw.strip():
+            current = None
+            continue
+        marker = _ITEM_START_RE.match(raw)
+        body = normalize_markup(raw[marker.end() :] if marker else raw)
+        if not body:
+            continue
+        if not marker:
+            heading = _heading_section(body)
+            if heading is not None:
+                section, current = heading, None
+                continue
+            if current is not None:
+                current.append(body)
+                continue
+        current = [body]
+        sections.setdefault(section, []).append(current)  # type: ignore[arg-type]
+    return {name: [" ".join(parts) for parts in items] for name, items in sections.items()}  # type: ignore[misc]
+
+
+# --- the canonical form -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Shape:
+    """What the canonical form does at one path: children, dropped keys, text rule, list order."""
+
+    children: dict[str, _Shape] = field(default_factory=dict)
+    drop: frozenset[str] = frozenset()
+    markup: bool = False
+    criteria: bool = False
+    identity: tuple[str, ...] | None = None
+
+
+def _build_shapes() -> _Shape:
+    root = _Shape()
+
+    def node(path: str) -> _Shape:
+        current = root
+        for key in path.split("."):
+            current = current.children.setdefault(key, _Shape())
+        return current
+
+    for path in MARKUP_PATHS:
+        node(path).markup = True
+    node(CRITERIA_PATH).criteria = True
+    for path, identity in UNORDERED_LISTS.items():
+        node(path).identity = identity
     for path in NOISE_PATHS:
-        *parents, leaf = path.split(".")
-        node: Any = clean
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-            if node is None:
-                break
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return clean
+        parent, _, leaf = path.rpartition(".")
+        target = node(parent) if parent else root
+        target.drop = target.drop | {leaf}
+    return root
+
+
+_ROOT_SHAPE = _build_shapes()
+_NO_SHAPE = _Shape()
+
+
+def identity_key(item: Any, identity: tuple[str, ...]) -> tuple[str, ...]:
+    """How an item of an unordered list is recognised across versions (case and spacing ignored)."""
+    if not identity or not isinstance(item, dict):
+        return (_fold(item),)
+    return tuple(_fold(item.get(name)) for name in identity)
+
+
+def _fold(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return " ".join(value.split()).casefold()
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _sort_key(identity: tuple[str, ...]) -> Any:
+    def key(item: Any) -> tuple[tuple[str, ...], str]:
+        return identity_key(item, identity), json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+    return key
+
+
+def _canon(value: Any, shape: _Shape) -> Any:
+    if isinstance(value, str):
+        if shape.criteria:
+            return {name: sorted(items) for name, items in parse_criteria(value).items()}
+        if shape.markup:
+            return normalize_markup(value)
+        return squash_whitespace(value)
+    if isinstance(value, dict):
+        children, drop = shape.children, shape.drop
+        return {
+            key: _canon(item, children.get(key, _NO_SHAPE)) for key, item in value.items() if key not in drop
+        }
+    if isinstance(value, list):
+        items = [_canon(item, shape) for item in value]
+        if shape.identity is not None:
+            if shape.identity:
+                items.sort(key=_sort_key(shape.identity))
+            else:
+                items.sort(key=_fold)
+        return items
+    return value
+
+
+def canonical_form(study: dict[str, Any]) -> dict[str, Any]:
+    """The monitored content of ``study``: noise left out, unordered lists sorted, texts normalised.
+
+    Eligibility criteria become {section: sorted items}. Two records with the same canonical form
+    carry no change anyone should hear about.
+    """
+    if not isinstance(study, dict):
+        raise MalformedRecord(f"a study record must be a JSON object, not {type(study).__name__}")
+    return _canon(study, _ROOT_SHAPE)
+
+
+def hash_canonical(canonical: dict[str, Any]) -> str:
+    """SHA-256 of a canonical form (see ``canonical_form``)."""
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def content_hash(study: dict[str, Any]) -> str:
     """SHA-256 over the monitored content: same hash means nothing worth a version changed."""
-    canonical = json.dumps(strip_noise(study), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hash_canonical(canonical_form(study))
+
+
+def strip_noise(study: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``study`` without the noise paths (list items included), otherwise unchanged."""
+    clean = copy.deepcopy(study)
+    _drop_noise(clean, _ROOT_SHAPE)
+    return clean
+
+
+def _drop_noise(value: Any, shape: _Shape) -> None:
+    if isinstance(value, dict):
+        for key in shape.drop:
+            value.pop(key, None)
+        for key, item in value.items():
+            child = shape.children.get(key)
+            if child is not None:
+                _drop_noise(item, child)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_noise(item, shape)
+
+
+# --- convenience readers ---------------------------------------------------------------------------------
 
 
 def brief_title(study: dict[str, Any]) -> str:

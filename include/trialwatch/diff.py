@@ -1,0 +1,777 @@
+"""Two versions of one study record → the typed change events a reader acts on.
+
+Both versions are reduced to their canonical form first (``records.canonical_form``), so noise,
+list order and text formatting never reach the comparison. Modules that are equal are skipped
+with one dict comparison; a changed module goes to the handler that knows its meaning (status and
+dates, enrollment, sites, eligibility items, outcomes, results) or to the generic walker, which
+matches list items by identity and falls back to DeepDiff for lists it has no identity for.
+Every event's category, label and severity come from the field catalog.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from trialwatch import catalog, records
+from trialwatch.catalog import Change, Thresholds
+from trialwatch.events import CATEGORIES, SEVERITY_RANK, ChangeEvent
+
+__all__ = [
+    "DIFF_STATS",
+    "DiffStats",
+    "Thresholds",
+    "alias_event",
+    "diff_if_changed",
+    "diff_studies",
+    "history_unavailable_note",
+    "left_query_event",
+    "record_gone_event",
+]
+
+SIMILAR_TEXT_RATIO = 0.6  # a removed and an added text this alike are reported as one edited text
+
+
+@dataclass
+class DiffStats:
+    """Counters that show what change detection cost (read by the benchmark and the tests)."""
+
+    diff_runs: int = 0  # full comparisons of two records
+    deepdiff_calls: int = 0  # DeepDiff invocations inside them
+    hash_only: int = 0  # diff_if_changed calls settled by the content hash alone
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, 0)
+
+
+DIFF_STATS = DiffStats()
+
+
+class _Events:
+    """Collects events, asking the catalog for category, label and severity of each."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+        self.items: list[ChangeEvent] = []
+
+    def add(
+        self,
+        path: str,
+        old: Any,
+        new: Any,
+        *,
+        kind: str | None = None,
+        detail: str = "",
+        percent: float | None = None,
+        days: int | None = None,
+        unknown: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if kind is None:
+            kind = "added" if old is None else "removed" if new is None else "changed"
+        spec = catalog.lookup(path)
+        change = Change(old=old, new=new, kind=kind, percent=percent, days=days, unknown=unknown)
+        self.items.append(
+            ChangeEvent(
+                category=spec.category,
+                field=spec.label,
+                old=old,
+                new=new,
+                severity=spec.severity_for(change, self.thresholds),
+                path=path,
+                detail=detail,
+                extra=extra or {},
+            )
+        )
+
+
+# --- public API ---------------------------------------------------------------------------------------------
+
+
+def diff_studies(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    thresholds: Thresholds | None = None,
+    old_version: int | None = None,
+    new_version: int | None = None,
+    old_version_date: str | None = None,
+    new_version_date: str | None = None,
+) -> list[ChangeEvent]:
+    """The change events from ``old`` to ``new`` (API v2 study objects), most severe first."""
+    old_canonical = records.canonical_form(old)
+    new_canonical = records.canonical_form(new)
+    return _diff_canonical(
+        old_canonical,
+        new_canonical,
+        nct_id=records.nct_id_of(new),
+        thresholds=thresholds,
+        old_hash=records.hash_canonical(old_canonical),
+        new_hash=records.hash_canonical(new_canonical),
+        old_version=old_version,
+        new_version=new_version,
+        old_version_date=old_version_date,
+        new_version_date=new_version_date,
+    )
+
+
+def diff_if_changed(
+    old: dict[str, Any] | None,
+    old_hash: str | None,
+    new: dict[str, Any],
+    *,
+    thresholds: Thresholds | None = None,
+    old_version: int | None = None,
+    new_version: int | None = None,
+    old_version_date: str | None = None,
+    new_version_date: str | None = None,
+) -> tuple[str, list[ChangeEvent] | None]:
+    """(content hash of ``new``, its events) — or (hash, None) when nothing monitored changed.
+
+    An unchanged record costs one canonical form and one hash: the comparison runs only when the
+    hash differs from ``old_hash``. A first version (``old`` None) has nothing to compare: [].
+    """
+    new_canonical = records.canonical_form(new)
+    new_hash = records.hash_canonical(new_canonical)
+    if old_hash is not None and new_hash == old_hash:
+        DIFF_STATS.hash_only += 1
+        return new_hash, None
+    if old is None:
+        return new_hash, []
+    old_canonical = records.canonical_form(old)
+    if old_canonical == new_canonical:  # stored under a hash of an earlier canonical form
+        return new_hash, None
+    events = _diff_canonical(
+        old_canonical,
+        new_canonical,
+        nct_id=records.nct_id_of(new),
+        thresholds=thresholds,
+        old_hash=records.hash_canonical(old_canonical),
+        new_hash=new_hash,
+        old_version=old_version,
+        new_version=new_version,
+        old_version_date=old_version_date,
+        new_version_date=new_version_date,
+    )
+    return new_hash, events
+
+
+def record_gone_event(nct_id: str) -> ChangeEvent:
+    """The registry answers 404 for a trial we watch."""
+    return _record_event(
+        "record.gone",
+        nct_id,
+        nct_id,
+        None,
+        "the registry no longer returns this record (404 Not Found)",
+    )
+
+
+def alias_event(requested_id: str, canonical_id: str) -> ChangeEvent:
+    """A watched NCT number now redirects (301) to another record: the two were merged."""
+    return _record_event(
+        "record.alias",
+        requested_id,
+        requested_id,
+        canonical_id,
+        f"{requested_id} is now an alias of {canonical_id}; the registry redirects to it",
+        {"canonical_id": canonical_id},
+    )
+
+
+def left_query_event(nct_id: str, watchlist: str, query_name: str) -> ChangeEvent:
+    """A trial stopped matching the query that put it on a watchlist."""
+    return _record_event(
+        "record.leftQuery",
+        nct_id,
+        watchlist,
+        None,
+        f"no longer matches the query {query_name} of watchlist {watchlist}",
+        {"watchlist": watchlist, "query": query_name},
+    )
+
+
+def history_unavailable_note(nct_id: str, reason: str) -> ChangeEvent:
+    """The registry's version history could not be read: changes are diffs of the current record."""
+    return _record_event(
+        "record.historyUnavailable",
+        nct_id,
+        None,
+        None,
+        f"version history unavailable ({reason}); changes compare the stored and the current record",
+    )
+
+
+def _record_event(
+    path: str, nct_id: str, old: Any, new: Any, detail: str, extra: dict[str, Any] | None = None
+) -> ChangeEvent:
+    collector = _Events(Thresholds())
+    collector.add(path, old, new, detail=detail, extra=extra, kind="changed")
+    event = collector.items[0]
+    event.nct_id = nct_id
+    return event
+
+
+# --- the comparison ----------------------------------------------------------------------------------------
+
+
+def _diff_canonical(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    nct_id: str,
+    thresholds: Thresholds | None,
+    old_hash: str,
+    new_hash: str,
+    old_version: int | None,
+    new_version: int | None,
+    old_version_date: str | None,
+    new_version_date: str | None,
+) -> list[ChangeEvent]:
+    DIFF_STATS.diff_runs += 1
+    out = _Events(thresholds or Thresholds())
+    for key in _keys(old, new):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if key == "protocolSection" and isinstance(before, dict) and isinstance(after, dict):
+            _diff_protocol(out, before, after)
+        elif key == "resultsSection":
+            _diff_results(out, before, after)
+        else:
+            _diff_value(out, key, before, after)
+    events = _fold(out.items)
+    for event in events:
+        event.nct_id = nct_id
+        event.old_version, event.new_version = old_version, new_version
+        event.old_version_date, event.new_version_date = old_version_date, new_version_date
+        event.old_hash, event.new_hash = old_hash, new_hash
+    events.sort(key=_event_order)
+    return events
+
+
+def _event_order(event: ChangeEvent) -> tuple[Any, ...]:
+    return (
+        -SEVERITY_RANK[event.severity],
+        CATEGORIES.index(event.category),
+        event.field,
+        event.path,
+        event.detail,
+        _sortable(event.old),
+        _sortable(event.new),
+    )
+
+
+def _sortable(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Keys of both dicts, old's order first (deterministic for a given pair)."""
+    return list(old) + [key for key in new if key not in old]
+
+
+def _fold(events: list[ChangeEvent]) -> list[ChangeEvent]:
+    """Merge events that tell the same story twice."""
+    paths = {event.path for event in events}
+    posted = next((e for e in events if e.path == f"{catalog.ST}.resultsFirstPostDateStruct.date"), None)
+    section = next((e for e in events if e.path == "resultsSection" and e.old is None), None)
+    kept = []
+    for event in events:
+        if event.path == "hasResults" and f"{catalog.ST}.resultsFirstSubmitDate" in paths:
+            continue  # hasResults is computed from the submit date
+        if event is section and posted is not None and posted.old is None:
+            posted.detail = f"results posted: {section.new}"
+            continue
+        kept.append(event)
+    return kept
+
+
+def _diff_protocol(out: _Events, old: dict[str, Any], new: dict[str, Any]) -> None:
+    for module in _keys(old, new):
+        before, after = old.get(module), new.get(module)
+        if before == after:
+            continue
+        path = f"protocolSection.{module}"
+        handler = _MODULE_HANDLERS.get(module)
+        if handler is not None and isinstance(before or {}, dict) and isinstance(after or {}, dict):
+            handler(out, path, before or {}, after or {})
+        else:
+            _diff_value(out, path, before, after)
+
+
+def _diff_value(out: _Events, path: str, old: Any, new: Any, detail: str = "") -> None:
+    """Any two values at ``path``: recurse into dicts, match lists, report scalars."""
+    if old == new:
+        return
+    if isinstance(old, (dict, type(None))) and isinstance(new, (dict, type(None))):
+        _diff_fields(out, path, old or {}, new or {}, detail=detail)
+        return
+    if isinstance(old, (list, type(None))) and isinstance(new, (list, type(None))):
+        old_list, new_list = old or [], new or []
+        items = old_list + new_list
+        if all(not isinstance(item, (dict, list)) for item in items):
+            _diff_plain_list(out, path, old, new, detail)
+            return
+        identity = records.UNORDERED_LISTS.get(path)
+        if identity and all(isinstance(item, dict) for item in items):
+            _diff_records(out, path, old_list, new_list, identity, detail)
+            return
+        _diff_deep(out, path, old_list, new_list, detail)
+        return
+    out.add(path, old, new, detail=detail)
+
+
+def _diff_fields(
+    out: _Events,
+    path: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    skip: Iterable[str] = (),
+    detail: str = "",
+) -> None:
+    skipped = set(skip)
+    for key in _keys(old, new):
+        if key not in skipped and old.get(key) != new.get(key):
+            _diff_value(out, f"{path}.{key}", old.get(key), new.get(key), detail)
+
+
+def _diff_plain_list(
+    out: _Events, path: str, old: list[Any] | None, new: list[Any] | None, detail: str
+) -> None:
+    """A list of plain values: one event, old and new lists, with what was added and removed."""
+    old_count, new_count = Counter(map(_sortable, old or [])), Counter(map(_sortable, new or []))
+    added = [item for item in new or [] if _sortable(item) in new_count - old_count]
+    removed = [item for item in old or [] if _sortable(item) in old_count - new_count]
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(map(str, added)))
+    if removed:
+        parts.append("removed " + ", ".join(map(str, removed)))
+    out.add(path, old or None, new or None, detail=_join(detail, "; ".join(parts)))
+
+
+def _diff_records(
+    out: _Events,
+    path: str,
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    identity: tuple[str, ...],
+    detail: str = "",
+) -> None:
+    """A list of records matched by identity: one event per record added or removed, fields of the rest."""
+    pairs, added, removed = _match(old, new, identity)
+    for item in removed:
+        out.add(path, _label(item, identity), None, detail=_join(detail, "removed"))
+    for item in added:
+        out.add(path, None, _label(item, identity), detail=_join(detail, "added"))
+    for before, after in pairs:
+        _diff_fields(out, path, before, after, detail=_join(detail, _label(after, identity)))
+
+
+def _diff_deep(out: _Events, path: str, old: list[Any], new: list[Any], detail: str) -> None:
+    """Lists of records the catalog has no identity for: DeepDiff, order ignored, one event per leaf."""
+    DIFF_STATS.deepdiff_calls += 1
+    tree = DeepDiff(old, new, ignore_order=True, view="tree", verbose_level=2)
+    for report_type in sorted(tree):
+        for level in tree[report_type]:
+            steps = [step for step in level.path(output_format="list") if isinstance(step, str)]
+            leaf_path = ".".join([path, *steps])
+            before = None if type(level.t1).__name__ == "NotPresent" else level.t1
+            after = None if type(level.t2).__name__ == "NotPresent" else level.t2
+            if isinstance(before, dict):
+                before = _summary(before)
+            if isinstance(after, dict):
+                after = _summary(after)
+            out.add(leaf_path, before, after, detail=detail)
+
+
+def _match(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], identity: tuple[str, ...]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(changed pairs, added, removed) of two record lists matched by identity; equal records drop out."""
+    old_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    new_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in old:
+        old_groups.setdefault(records.identity_key(item, identity), []).append(item)
+    for item in new:
+        new_groups.setdefault(records.identity_key(item, identity), []).append(item)
+    pairs, added, removed = [], [], []
+    for key in _keys(old_groups, new_groups):
+        before, after = old_groups.get(key, []), list(new_groups.get(key, []))
+        unmatched = []
+        for item in before:
+            if item in after:
+                after.remove(item)
+            else:
+                unmatched.append(item)
+        common = min(len(unmatched), len(after))
+        pairs += zip(unmatched[:common], after[:common])
+        removed += unmatched[common:]
+        added += after[common:]
+    return pairs, added, removed
+
+
+def _pair_similar(
+    removed: list[Any], added: list[Any], text: Callable[[Any], str]
+) -> tuple[list[tuple[Any, Any]], list[Any], list[Any]]:
+    """Pair removed and added items whose texts are alike: an edit, not a removal plus an addition."""
+    candidates = []
+    for i, before in enumerate(removed):
+        for j, after in enumerate(added):
+            matcher = difflib.SequenceMatcher(None, text(before), text(after), autojunk=False)
+            if matcher.real_quick_ratio() < SIMILAR_TEXT_RATIO or matcher.quick_ratio() < SIMILAR_TEXT_RATIO:
+                continue
+            ratio = matcher.ratio()
+            if ratio >= SIMILAR_TEXT_RATIO:
+                candidates.append((-ratio, i, j))
+    candidates.sort()
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    pairs = []
+    for _, i, j in candidates:
+        if i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            pairs.append((removed[i], added[j]))
+    rest_removed = [item for i, item in enumerate(removed) if i not in used_old]
+    rest_added = [item for j, item in enumerate(added) if j not in used_new]
+    return pairs, rest_removed, rest_added
+
+
+def _label(item: dict[str, Any], identity: tuple[str, ...]) -> str:
+    """How a record is named to a reader: its identity fields, else all its plain values."""
+    parts = [str(item[name]) for name in identity if item.get(name) not in (None, "")]
+    return ", ".join(parts) if parts else _summary(item)
+
+
+def _summary(item: dict[str, Any]) -> str:
+    return ", ".join(
+        str(value)
+        for value in item.values()
+        if value not in (None, "") and not isinstance(value, (dict, list))
+    )
+
+
+def _join(*parts: str) -> str:
+    return ": ".join(part for part in parts if part)
+
+
+# --- status and dates -------------------------------------------------------------------------------------
+
+_DATE_STRUCTS = ("startDateStruct", "primaryCompletionDateStruct", "completionDateStruct")
+_PRECISION_NAMES = {1: "year", 2: "month"}
+
+
+def _diff_status(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    handled = {"overallStatus", "whyStopped", "resultsFirstPostDateStruct", *_DATE_STRUCTS}
+    status_old, status_new = old.get("overallStatus"), new.get("overallStatus")
+    why_old, why_new = old.get("whyStopped"), new.get("whyStopped")
+    if status_old != status_new:
+        detail = f"why stopped: {why_new}" if why_new else ""
+        out.add(f"{path}.overallStatus", status_old, status_new, detail=detail)
+    elif why_old != why_new:
+        out.add(f"{path}.whyStopped", why_old, why_new)
+    for struct in _DATE_STRUCTS:
+        before, after = old.get(struct) or {}, new.get(struct) or {}
+        if before != after:
+            _diff_date_struct(out, f"{path}.{struct}", before, after)
+    posted_old = (old.get("resultsFirstPostDateStruct") or {}).get("date")
+    posted_new = (new.get("resultsFirstPostDateStruct") or {}).get("date")
+    if posted_old != posted_new:
+        detail = "results posted" if posted_old is None else ""
+        out.add(f"{path}.resultsFirstPostDateStruct.date", posted_old, posted_new, detail=detail)
+    _diff_fields(
+        out,
+        f"{path}.resultsFirstPostDateStruct",
+        old.get("resultsFirstPostDateStruct") or {},
+        new.get("resultsFirstPostDateStruct") or {},
+        skip=("date",),
+    )
+    _diff_fields(out, path, old, new, skip=handled)
+
+
+def _diff_date_struct(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    date_old, date_new = old.get("date"), new.get("date")
+    if date_old != date_new:
+        if date_old and date_new:
+            days, detail = date_move(date_old, date_new)
+            out.add(f"{path}.date", date_old, date_new, days=days, detail=detail)
+        else:
+            out.add(f"{path}.date", date_old, date_new, detail="added" if date_new else "removed")
+    type_old, type_new = old.get("type"), new.get("type")
+    if type_old != type_new:
+        out.add(
+            f"{path}.type",
+            type_old,
+            type_new,
+            detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}",
+        )
+    _diff_fields(out, path, old, new, skip=("date", "type"))
+
+
+def _partial_date(text: str) -> tuple[date, int] | None:
+    """(first day, precision 1=year 2=month 3=day) of a registry PartialDate, None if unreadable."""
+    parts = str(text).strip().split("-")
+    if not 1 <= len(parts) <= 3:
+        return None
+    try:
+        numbers = [int(part) for part in parts] + [1] * (3 - len(parts))
+        return date(numbers[0], numbers[1], numbers[2]), len(parts)
+    except ValueError:
+        return None
+
+
+def _truncate(day: date, precision: int) -> date:
+    return date(day.year, day.month if precision >= 2 else 1, day.day if precision >= 3 else 1)
+
+
+def date_move(old: str, new: str) -> tuple[int | None, str]:
+    """(days moved, reader's explanation) between two partial dates (yyyy, yyyy-MM or yyyy-MM-dd).
+
+    Dates of different precision are compared at the coarser one: "2025" → "2025-06-15" is the
+    same period stated more precisely (None days), "2025-06" → "2025-08-15" moved about 61 days.
+    """
+    parsed_old, parsed_new = _partial_date(old), _partial_date(new)
+    if parsed_old is None or parsed_new is None:
+        return 0, "date not comparable"
+    (day_old, precision_old), (day_new, precision_new) = parsed_old, parsed_new
+    precision = min(precision_old, precision_new)
+    start_old, start_new = _truncate(day_old, precision), _truncate(day_new, precision)
+    if start_old == start_new:
+        if precision_old == precision_new:
+            return None, "same date"
+        wording = "more" if precision_new > precision_old else "less"
+        return None, f"same period, stated {wording} precisely"
+    days = (start_new - start_old).days
+    amount = f"{abs(days)} day{'s' if abs(days) != 1 else ''}"
+    text = f"slipped {amount}" if days > 0 else f"moved {amount} earlier"
+    if precision < 3:
+        text = f"{text} (compared by {_PRECISION_NAMES[precision]})"
+    return days, text
+
+
+# --- design and enrollment -----------------------------------------------------------------------------------
+
+
+def _diff_design(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    before, after = old.get("enrollmentInfo") or {}, new.get("enrollmentInfo") or {}
+    if before != after:
+        _diff_enrollment(out, f"{path}.enrollmentInfo", before, after)
+    _diff_fields(out, path, old, new, skip=("enrollmentInfo",))
+
+
+def _diff_enrollment(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    count_old, count_new = old.get("count"), new.get("count")
+    if count_old != count_new:
+        percent = None
+        unknown = records.ENROLLMENT_UNKNOWN in (count_old, count_new)
+        if count_old is None or count_new is None:
+            detail = "added" if count_old is None else "removed"
+        elif count_new == records.ENROLLMENT_UNKNOWN:
+            detail = f"now unknown (the registry's {records.ENROLLMENT_UNKNOWN})"
+        elif count_old == records.ENROLLMENT_UNKNOWN:
+            detail = f"was unknown (the registry's {records.ENROLLMENT_UNKNOWN})"
+        elif isinstance(count_old, (int, float)) and isinstance(count_new, (int, float)) and count_old != 0:
+            percent = (count_new - count_old) / count_old * 100
+            detail = f"{percent:+.1f}%"
+        else:
+            detail = f"from {count_old}"
+        out.add(f"{path}.count", count_old, count_new, percent=percent, unknown=unknown, detail=detail)
+    type_old, type_new = old.get("type"), new.get("type")
+    if type_old != type_new:
+        out.add(
+            f"{path}.type",
+            type_old,
+            type_new,
+            detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}",
+        )
+    _diff_fields(out, path, old, new, skip=("count", "type"))
+
+
+# --- sites -----------------------------------------------------------------------------------------------
+
+
+def _diff_contacts_locations(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    before, after = old.get("locations") or [], new.get("locations") or []
+    if before != after:
+        _diff_sites(out, f"{path}.locations", before, after)
+    _diff_fields(out, path, old, new, skip=("locations",))
+
+
+def _site_label(site: dict[str, Any]) -> str:
+    parts = [site.get(name) for name in ("facility", "city", "state", "country")]
+    return ", ".join(str(part) for part in parts if part) or _summary(site)
+
+
+def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """One event per site added, removed, re-statused or with new contacts; countries gained and lost."""
+    pairs, added, removed = _match(old, new, records.UNORDERED_LISTS[path])
+    for site in removed:
+        label = _site_label(site)
+        out.add(path, label, None, detail="site removed", extra={"site": label})
+    for site in added:
+        label = _site_label(site)
+        status = f" ({site['status']})" if site.get("status") else ""
+        out.add(path, None, label, detail=f"site added{status}", extra={"site": label})
+    for before, after in pairs:
+        label = _site_label(after)
+        if before.get("status") != after.get("status"):
+            out.add(
+                f"{path}.status",
+                before.get("status"),
+                after.get("status"),
+                detail=label,
+                extra={"site": label},
+            )
+        if before.get("contacts") != after.get("contacts"):
+            out.add(
+                f"{path}.contacts",
+                [_summary(c) for c in before.get("contacts") or []] or None,
+                [_summary(c) for c in after.get("contacts") or []] or None,
+                detail=label,
+                extra={"site": label},
+            )
+        _diff_fields(out, path, before, after, skip=("status", "contacts"), detail=label)
+    countries_old = {site.get("country") for site in old if site.get("country")}
+    countries_new = {site.get("country") for site in new if site.get("country")}
+    for country in sorted(countries_new - countries_old):
+        out.add(f"{path}.country", None, country, detail="country added (first site there)")
+    for country in sorted(countries_old - countries_new):
+        out.add(f"{path}.country", country, None, detail="country removed (no site left there)")
+
+
+# --- eligibility ------------------------------------------------------------------------------------------
+
+
+def _diff_eligibility(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    before, after = old.get("eligibilityCriteria"), new.get("eligibilityCriteria")
+    if before != after:
+        if isinstance(before, (dict, type(None))) and isinstance(after, (dict, type(None))):
+            _diff_criteria(out, f"{path}.eligibilityCriteria", before or {}, after or {})
+        else:
+            _diff_value(out, f"{path}.eligibilityCriteria", before, after)
+    _diff_fields(out, path, old, new, skip=("eligibilityCriteria",))
+
+
+def _diff_criteria(out: _Events, path: str, old: dict[str, list[str]], new: dict[str, list[str]]) -> None:
+    """Criteria item by item per section: items added, removed, and edited (paired by similarity)."""
+    for section in _keys(old, new):
+        items_old, items_new = old.get(section, []), new.get(section, [])
+        if items_old == items_new:
+            continue
+        removed = list((Counter(items_old) - Counter(items_new)).elements())
+        added = list((Counter(items_new) - Counter(items_old)).elements())
+        edited, removed, added = _pair_similar(removed, added, str)
+        section_path = f"{path}.{section}"
+        extra = {"section": section}
+        for before, after in edited:
+            out.add(section_path, before, after, detail="criterion changed", extra=extra)
+        for item in removed:
+            out.add(section_path, item, None, detail="criterion removed", extra=extra)
+        for item in added:
+            out.add(section_path, None, item, detail="criterion added", extra=extra)
+
+
+# --- outcomes --------------------------------------------------------------------------------------------
+
+
+def _diff_outcomes(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    for key in _keys(old, new):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        list_path = f"{path}.{key}"
+        if not all(isinstance(item, dict) for item in (before or []) + (after or [])) or not isinstance(
+            before or [], list
+        ):
+            _diff_value(out, list_path, before, after)
+            continue
+        pairs, added, removed = _match(before or [], after or [], ("measure",))
+        reworded, removed, added = _pair_similar(removed, added, lambda o: o.get("measure") or "")
+        for item in removed:
+            out.add(list_path, item.get("measure"), None, detail="outcome removed")
+        for item in added:
+            time_frame = f" (time frame: {item['timeFrame']})" if item.get("timeFrame") else ""
+            out.add(list_path, None, item.get("measure"), detail=f"outcome added{time_frame}")
+        for item_old, item_new in reworded:
+            out.add(
+                f"{list_path}.measure",
+                item_old.get("measure"),
+                item_new.get("measure"),
+                detail="measure reworded",
+            )
+            _diff_fields(
+                out, list_path, item_old, item_new, skip=("measure",), detail=item_new.get("measure") or ""
+            )
+        for item_old, item_new in pairs:
+            _diff_fields(out, list_path, item_old, item_new, detail=item_new.get("measure") or "")
+
+
+# --- results ----------------------------------------------------------------------------------------------
+
+
+def _flatten(value: Any, prefix: tuple[Any, ...], into: dict[tuple[Any, ...], Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, (*prefix, key), into)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten(item, (*prefix, index), into)
+    else:
+        into[prefix] = value
+
+
+def _diff_results(out: _Events, old: Any, new: Any) -> None:
+    """Results are summarised per module: a reader wants "outcome measure results changed", not 3,000 cells."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        if old is None and isinstance(new, dict):
+            out.add("resultsSection", None, _module_labels(new), detail="results section added")
+        elif new is None and isinstance(old, dict):
+            out.add("resultsSection", _module_labels(old), None, detail="results section removed")
+        else:
+            _diff_value(out, "resultsSection", old, new)
+        return
+    for module in _keys(old, new):
+        before, after = old.get(module), new.get(module)
+        if before == after:
+            continue
+        path = f"resultsSection.{module}"
+        if before is None:
+            out.add(path, None, "posted", detail="results module added")
+        elif after is None:
+            out.add(path, "posted", None, detail="results module removed")
+        else:
+            leaves_old: dict[tuple[Any, ...], Any] = {}
+            leaves_new: dict[tuple[Any, ...], Any] = {}
+            _flatten(before, (), leaves_old)
+            _flatten(after, (), leaves_new)
+            changed = sum(
+                1 for key in leaves_old.keys() & leaves_new.keys() if leaves_old[key] != leaves_new[key]
+            )
+            added = len(leaves_new.keys() - leaves_old.keys())
+            removed = len(leaves_old.keys() - leaves_new.keys())
+            detail = f"{changed} values changed, {added} added, {removed} removed"
+            out.add(path, None, None, kind="changed", detail=detail)
+
+
+def _module_labels(section: dict[str, Any]) -> str:
+    return ", ".join(catalog.lookup(f"resultsSection.{module}").label for module in section)
+
+
+_MODULE_HANDLERS: dict[str, Callable[[_Events, str, dict[str, Any], dict[str, Any]], None]] = {
+    "statusModule": _diff_status,
+    "designModule": _diff_design,
+    "contactsLocationsModule": _diff_contacts_locations,
+    "eligibilityModule": _diff_eligibility,
+    "outcomesModule": _diff_outcomes,
+}
