@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-
 from trialwatch.events import ChangeEvent
 from trialwatch.store.models import ChangeEventRow, Study, SyncRun, WatchlistTrial
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "trialwatch" / "replay" / "data" / "samples"
-NOW = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 HOSTILE_TITLE = "<script>alert(1)</script> Phase 2 of CAR-NK\r\nBcc: victim@example.org"
 
 
@@ -57,7 +56,12 @@ def sample_events() -> list[ChangeEvent]:
     criteria = a["eligibilityModule"]["eligibilityCriteria"]
     criteria_lines = criteria.splitlines()
     old_criteria = "\n".join(criteria_lines[:3] + ["* Age 18 to 70 years"] + criteria_lines[4:])
-    versions_a = dict(nct_id="NCT03934567", old_version=14, new_version=15, new_version_date="2025-03-04")
+    versions_a = {
+        "nct_id": "NCT03934567",
+        "old_version": 14,
+        "new_version": 15,
+        "new_version_date": "2025-03-04",
+    }
     events += [
         ChangeEvent(
             "status",
@@ -111,7 +115,12 @@ def sample_events() -> list[ChangeEvent]:
     ]
 
     b = record("NCT06171568")
-    versions_b = dict(nct_id="NCT06171568", old_version=3, new_version=4, new_version_date="2024-06-12")
+    versions_b = {
+        "nct_id": "NCT06171568",
+        "old_version": 3,
+        "new_version": 4,
+        "new_version_date": "2024-06-12",
+    }
     events += [
         ChangeEvent(
             "status",
@@ -244,13 +253,13 @@ class RecordingHandler:
         self.drop_after_data = 0  # how many more DATA commands to answer by hanging up
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         with self._lock:
             for rcpt in envelope.rcpt_tos:
                 self.received.append((rcpt, envelope.original_content or envelope.content))

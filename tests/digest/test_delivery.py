@@ -8,26 +8,25 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-
 from trialwatch.digest.service import DigestDeliveryError, prepare_digests, send_queued
 from trialwatch.digest.smtp import SmtpSettings
+from trialwatch.events import ChangeEvent
 from trialwatch.store.models import DigestOutbox
 
 from .conftest import NOW, Watchlist, add_event, record
-from trialwatch.events import ChangeEvent
 
 RECIPIENTS = ("ana@example.org", "ben@example.org", "cy@example.org")
 
 
 def nk(**overrides) -> Watchlist:
-    values = dict(name="nk", title="NK-cell therapy in acute leukemia", recipients=RECIPIENTS)
+    values = {"name": "nk", "title": "NK-cell therapy in acute leukemia", "recipients": RECIPIENTS}
     values.update(overrides)
     return Watchlist(**values)
 
 
 def sink(controller, **overrides) -> SmtpSettings:
     """Settings for the local test sink: the only place STARTTLS is switched off."""
-    values = dict(host="127.0.0.1", port=controller.port, starttls=False, timeout=5)
+    values = {"host": "127.0.0.1", "port": controller.port, "starttls": False, "timeout": 5}
     values.update(overrides)
     return SmtpSettings(**values)
 
@@ -55,8 +54,11 @@ def test_server_down_then_up_delivers_exactly_one_copy(seeded, smtp_server):
     assert sorted(r for r, _ in failure.value.report.failed) == sorted(RECIPIENTS)
     assert "cannot connect" in str(failure.value)
 
-    report = send_queued(seeded, sink(controller))
+    report = send_queued(seeded, sink(controller, from_email="digests@trial-office.example"))
     assert sorted(r for _, r in report.sent) == sorted(RECIPIENTS)
+    assert {m["From"] for r in RECIPIENTS for m in handler.messages_for(r)} == {
+        "digests@trial-office.example"
+    }
     assert all(len(ids) == 1 and sum(ids.values()) == 1 for ids in ids_per_recipient(handler).values())
     with seeded.session() as session:
         rows = session.scalars(select(DigestOutbox)).all()
@@ -126,7 +128,7 @@ def test_timing_immediate_then_daily_then_waiting_then_immediate(seeded, smtp_se
     """Critical news goes out at once; the day's digest comes once; later minor news waits a day."""
     handler, controller = smtp_server
     watchlists = [nk(recipients=("ana@example.org",))]
-    inbox = lambda: [m["Message-ID"] for m in handler.messages_for("ana@example.org")]  # noqa: E731
+    inbox = lambda: [m["Message-ID"] for m in handler.messages_for("ana@example.org")]
 
     def minor(version: int) -> ChangeEvent:
         return ChangeEvent(

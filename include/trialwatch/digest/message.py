@@ -15,6 +15,10 @@ from email.utils import format_datetime
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")
 MAX_SUBJECT_CHARS = 200
+# Serialising policy: bodies are encoded at 76-character lines when built; headers (at most a few
+# hundred characters after ``sanitise_header``) stay on one line, because the email package folds
+# some subjects badly ("Subject:" alone, then the text with a leading space on the next line).
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 _LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
@@ -78,3 +82,7 @@ def build_message(
         filename=sanitise_header(csv_filename, limit=120),
     )
     return message
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    return message.as_bytes(policy=WIRE_POLICY)

@@ -27,18 +27,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from trialwatch.events import SEVERITIES, ChangeEvent, at_least
+from trialwatch.events import SEVERITIES, at_least
 from trialwatch.store.models import ChangeEventRow, DigestOutbox, Study, SyncRun, WatchlistTrial
+from trialwatch.store.repository import event_from_row
 
 from . import outbox
-from .message import build_message, list_id_for, message_id_for, sanitise_header
+from .message import build_message, list_id_for, message_bytes, message_id_for, sanitise_header
 from .render import (
     HealthView,
     StoredEvent,
@@ -124,24 +124,7 @@ def _watched_filter(watchlist: Any) -> Any:
 
 
 def _to_stored(row: ChangeEventRow) -> StoredEvent:
-    event = ChangeEvent(
-        category=row.category,
-        field=row.field,
-        old=row.old,
-        new=row.new,
-        severity=row.severity,
-        path=row.path or "",
-        detail=row.detail or "",
-        nct_id=row.nct_id,
-        old_version=row.old_version,
-        new_version=row.new_version,
-        old_version_date=row.old_version_date,
-        new_version_date=row.new_version_date,
-        old_hash=row.old_hash,
-        new_hash=row.new_hash,
-        extra=dict(row.extra or {}),
-    )
-    return StoredEvent(event, id=row.id, detected_at=row.detected_at)
+    return StoredEvent(event_from_row(row), id=row.id, detected_at=row.detected_at)
 
 
 def select_events(
@@ -301,7 +284,7 @@ def _render(
         period_key=period,
         recipient=recipient,
         subject=sanitise_header(view.subject),
-        message=message.as_bytes(),
+        message=message_bytes(message),
         text=text,
         html=html,
         csv=csv_text,
@@ -453,13 +436,12 @@ def prepare_digests(
 
 
 def _with_sender(message: str, sender: str) -> bytes:
-    """The stored bytes with the From header set to the configured sender (deterministic per settings)."""
+    """The stored bytes with the From header set to the configured sender; every other byte as stored."""
     data = message.encode("ascii")
-    parsed = message_from_bytes(data, policy=policy.SMTP)
-    if parsed.get("From") == sender:
-        return data
-    parsed.replace_header("From", sanitise_header(sender, limit=320))
-    return parsed.as_bytes()
+    head, separator, body = data.partition(b"\r\n\r\n")
+    from_line = b"From: " + sanitise_header(sender, limit=320).encode("ascii")
+    lines = [from_line if line.lower().startswith(b"from:") else line for line in head.split(b"\r\n")]
+    return b"\r\n".join(lines) + separator + body
 
 
 def send_queued(

@@ -59,7 +59,11 @@ class SmtpSettings:
             raise SmtpConfigError(f"SMTP port {self.port!r} is not a TCP port")
         if self.timeout <= 0:
             raise SmtpConfigError(f"SMTP timeout {self.timeout!r} must be positive")
-        if "\r" in self.from_email or "\n" in self.from_email or "@" not in self.from_email:
+        if (
+            not self.from_email.isascii()
+            or any(c in self.from_email for c in "\r\n")
+            or "@" not in self.from_email
+        ):
             raise SmtpConfigError(f"SMTP from_email {self.from_email!r} is not an address")
 
     def __repr__(self) -> str:
