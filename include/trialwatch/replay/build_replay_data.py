@@ -570,16 +570,16 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def build_seed_studies() -> dict[str, dict[str, Any]]:
+def build_seed_studies(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every version file of the seed trials (into ``outputs``) and their timeline entries."""
     timeline: dict[str, dict[str, Any]] = {}
     for nct_id, (make_base, states) in SEEDS.items():
         base = make_base()
         versions = []
         for number, state in enumerate(states):
             next_date = states[number + 1].date if number + 1 < len(states) else None
-            record = apply_state(base, state, version_holder(state, next_date))
             relative = f"studies/{nct_id}/v{number}.json"
-            write_json(DATA_DIR / relative, record)
+            outputs[relative] = apply_state(base, state, version_holder(state, next_date))
             versions.append(
                 {"version": number, "date": state.date, "moduleLabels": state.module_labels, "file": relative}
             )
@@ -637,16 +637,24 @@ def build_sample_studies() -> dict[str, dict[str, Any]]:
     return timeline
 
 
-def main() -> None:
+def build() -> dict[str, Any]:
+    """Every generated file, relative path -> JSON data, ready to be written under ``data/``."""
+    outputs: dict[str, Any] = {}
     studies = build_sample_studies()
-    studies.update(build_seed_studies())
-    timeline = {
+    studies.update(build_seed_studies(outputs))
+    outputs["timeline.json"] = {
         "apiVersion": API_VERSION,
         "days": DAYS,
         "studies": dict(sorted(studies.items())),
     }
-    write_json(DATA_DIR / "timeline.json", timeline)
-    print(f"wrote {DATA_DIR / 'timeline.json'}: {len(studies)} studies, {len(DAYS)} days")
+    return outputs
+
+
+def main() -> None:
+    outputs = build()
+    for relative, data in outputs.items():
+        write_json(DATA_DIR / relative, data)
+    print(f"wrote {len(outputs)} files under {DATA_DIR}")
 
 
 if __name__ == "__main__":

@@ -761,7 +761,10 @@ class ReplayServer:
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.replay_server = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-registry", daemon=True)
+        # A short poll keeps close() quick; the loop is idle otherwise.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replay-registry", daemon=True
+        )
         self._thread.start()
 
     @property
