@@ -170,6 +170,8 @@ def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
         text = "yes" if value else "no"
     elif isinstance(value, dict) and set(value) <= {"date", "type"} and "date" in value:
         text = str(value["date"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+    elif isinstance(value, dict) and set(value) <= {"count", "type"} and "count" in value:
+        text = str(value["count"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
     elif isinstance(value, dict):
         parts = (
             [_place(value)]
@@ -381,15 +383,16 @@ def trial_views(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> l
             event = item.event
             if event.new_version is not None:
                 key: tuple[Any, ...] = (
-                    0,
+                    1,
                     event.new_version,
                     event.old_version if event.old_version is not None else -1,
                 )
             else:
-                key = (1, event.new_version_date or "", event.new_hash or "")
+                key = (0, event.new_version_date or "", event.new_hash or "")
             groups.setdefault(key, []).append(item)
         group_views = []
-        for key in sorted(groups):
+        # Newest registry version first: the latest state of the record leads.
+        for key in sorted(groups, key=lambda k: (k[0], [-x if isinstance(x, int) else x for x in k[1:]])):
             members = groups[key]
             label, link, link_label = _group_label(members)
             ordered = sorted(

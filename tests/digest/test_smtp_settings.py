@@ -1,0 +1,108 @@
+"""SMTP settings from Airflow connection fields and the environment; the CLI's send and preview."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from trialwatch.digest.cli import smtp_settings_from_env
+from trialwatch.digest.smtp import SmtpConfigError, SmtpSettings
+
+
+def test_airflow_defaults_keep_tls_and_verification_on():
+    settings = SmtpSettings.from_airflow_connection_fields("mail.example.org", None, "u", "s3cret", {})
+    assert (settings.ssl, settings.starttls, settings.verify_certificates, settings.port) == (
+        True,
+        False,
+        True,
+        465,
+    )
+    assert "s3cret" not in repr(settings)
+
+
+def test_airflow_extras_for_a_local_sink():
+    settings = SmtpSettings.from_airflow_connection_fields(
+        "mailpit",
+        1025,
+        None,
+        None,
+        {"disable_ssl": True, "disable_tls": "true", "from_email": "tw@example.org", "timeout": "7"},
+    )
+    assert (settings.ssl, settings.starttls, settings.port, settings.timeout) == (False, False, 1025, 7.0)
+    assert settings.from_email == "tw@example.org"
+
+
+def test_airflow_string_false_means_false_and_ssl_context_none_disables_verification():
+    settings = SmtpSettings.from_airflow_connection_fields(
+        "smtp.example.org",
+        587,
+        None,
+        None,
+        {"disable_ssl": "true", "disable_tls": "false", "ssl_context": "none"},
+    )
+    assert (settings.ssl, settings.starttls, settings.verify_certificates) == (False, True, False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ssl_context": "weird"}, "ssl_context"),
+        ({"disable_tls": "maybe"}, "disable_tls"),
+        ({"timeout": "x"}, "timeout"),
+    ],
+)
+def test_bad_extras_are_named(extra, message):
+    with pytest.raises(SmtpConfigError, match=message):
+        SmtpSettings.from_airflow_connection_fields("h", 25, None, None, extra)
+
+
+def test_settings_from_environment():
+    settings = smtp_settings_from_env(
+        {
+            "TRIALWATCH_SMTP_HOST": "127.0.0.1",
+            "TRIALWATCH_SMTP_PORT": "2525",
+            "TRIALWATCH_SMTP_STARTTLS": "false",
+        }
+    )
+    assert (settings.host, settings.port, settings.starttls, settings.verify_certificates) == (
+        "127.0.0.1",
+        2525,
+        False,
+        True,
+    )
+    conn = {
+        "conn_type": "smtp",
+        "host": "mailpit",
+        "port": 1025,
+        "extra": {"disable_ssl": True, "disable_tls": True},
+    }
+    from_airflow = smtp_settings_from_env({"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn)})
+    assert (from_airflow.host, from_airflow.ssl, from_airflow.starttls) == ("mailpit", False, False)
+    with pytest.raises(SmtpConfigError, match="TRIALWATCH_SMTP_HOST"):
+        smtp_settings_from_env({})
+
+
+def test_cli_preview_and_send(seeded, smtp_server, tmp_path, monkeypatch, capsys):
+    """`trialwatch digest preview` and `send` against the store and a watchlist file on disk."""
+    from trialwatch.cli import main
+
+    handler, controller = smtp_server
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "nk.yaml").write_text(
+        "title: NK-cell therapy in acute leukemia\ntrials: [NCT03934567, NCT06171568, NCT03475563]\n"
+        "recipients: [ana@example.org]\n"
+    )
+    monkeypatch.setenv("TRIALWATCH_STORE_URL", seeded.url)
+    monkeypatch.setenv("TRIALWATCH_WATCHLISTS", str(tmp_path / "lists"))
+    monkeypatch.setenv("TRIALWATCH_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TRIALWATCH_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("TRIALWATCH_SMTP_STARTTLS", "false")
+
+    assert main(["digest", "preview", "nk", "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".csv", ".eml", ".html", ".txt", ".xml"]
+    assert main(["digest", "send", "nk"]) == 0
+    assert main(["digest", "send"]) == 0
+    out = capsys.readouterr().out
+    print(out)
+    assert "sent 1, failed 0" in out and "sent 0, failed 0" in out
+    assert len(handler.messages_for("ana@example.org")) == 1
