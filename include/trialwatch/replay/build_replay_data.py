@@ -109,6 +109,20 @@ def date_struct(pair: tuple[str, str]) -> dict[str, str]:
     return {"date": pair[0], "type": pair[1]}
 
 
+def open_label_single_group_phase1() -> dict[str, Any]:
+    """The design both seed pages state: Phase 1, N/A allocation, single group, open label, treatment."""
+    return {
+        "studyType": "INTERVENTIONAL",
+        "phases": ["PHASE1"],
+        "designInfo": {
+            "allocation": "NA",
+            "interventionModel": "SINGLE_GROUP",
+            "primaryPurpose": "TREATMENT",
+            "maskingInfo": {"masking": "NONE"},
+        },
+    }
+
+
 def nct02185781_base() -> dict[str, Any]:
     text = seed_text("NCT02185781")
     title = (
@@ -182,16 +196,7 @@ def nct02185781_base() -> dict[str, Any]:
                 "conditions": conditions,
                 "keywords": ["NK cells", "adoptive immunotherapy", "Ph+ ALL", "minimal residual disease"],
             },
-            "designModule": {
-                "studyType": "INTERVENTIONAL",
-                "phases": ["PHASE1"],
-                "designInfo": {
-                    "allocation": "NA",
-                    "interventionModel": "SINGLE_GROUP",
-                    "primaryPurpose": "TREATMENT",
-                    "maskingInfo": {"masking": "NONE"},
-                },
-            },
+            "designModule": open_label_single_group_phase1(),
             "armsInterventionsModule": {
                 "armGroups": [
                     {"label": arm, "type": "EXPERIMENTAL", "interventionNames": [f"Other: {intervention}"]}
@@ -379,16 +384,7 @@ def nct04327037_base() -> dict[str, Any]:
                 "detailedDescription": paragraphs(section(text, "Full description", "Enrollment")),
             },
             "conditionsModule": {"conditions": conditions, "keywords": ["NK cells", "immunotherapy"]},
-            "designModule": {
-                "studyType": "INTERVENTIONAL",
-                "phases": ["PHASE1"],
-                "designInfo": {
-                    "allocation": "NA",
-                    "interventionModel": "SINGLE_GROUP",
-                    "primaryPurpose": "TREATMENT",
-                    "maskingInfo": {"masking": "NONE"},
-                },
-            },
+            "designModule": open_label_single_group_phase1(),
             "armsInterventionsModule": {
                 "armGroups": [
                     {

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
+from trialwatch.catalog import OVERALL_STATUSES
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -33,24 +35,6 @@ TIMELINE_FILE = "timeline.json"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
 NCT_IN_PATH_RE = re.compile(r"^[Nn][Cc][Tt]0*[1-9]\d{0,7}$")
-OVERALL_STATUSES = frozenset(
-    {
-        "ACTIVE_NOT_RECRUITING",
-        "COMPLETED",
-        "ENROLLING_BY_INVITATION",
-        "NOT_YET_RECRUITING",
-        "RECRUITING",
-        "SUSPENDED",
-        "TERMINATED",
-        "WITHDRAWN",
-        "AVAILABLE",
-        "NO_LONGER_AVAILABLE",
-        "TEMPORARILY_NOT_AVAILABLE",
-        "APPROVED_FOR_MARKETING",
-        "WITHHELD",
-        "UNKNOWN",
-    }
-)
 # Every /studies parameter the real API knows; the ones this server cannot imitate answer 400
 # rather than being silently ignored, so a test never passes on a wrong result.
 QUERY_AREAS = ("cond", "term", "locn", "titles", "intr", "outc", "spons", "lead", "id")
@@ -647,7 +631,7 @@ class Replay:
             candidates = [s for s in candidates if wanted & self._ids_of(s)]
         if params.get("filter.overallStatus"):
             statuses = {value.strip().upper() for value in re.split(r"[,|]", params["filter.overallStatus"])}
-            bad = statuses - OVERALL_STATUSES
+            bad = statuses - set(OVERALL_STATUSES)
             if bad:
                 raise HTTPProblem(
                     400, f"Invalid value in parameter filter.overallStatus: {', '.join(sorted(bad))}"
@@ -763,7 +747,10 @@ class ReplayServer:
         self._httpd.replay_server = self  # type: ignore[attr-defined]
         # A short poll keeps close() quick; the loop is idle otherwise.
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replay-registry", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="replay-registry",
+            daemon=True,
         )
         self._thread.start()
 
