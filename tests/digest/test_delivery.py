@@ -228,3 +228,17 @@ def test_combined_digest_one_email_with_a_section_per_watchlist(seeded, smtp_ser
     assert "Cognition cohorts" in html and "NK-cell therapy in acute leukemia" in html
     assert ana[0]["Subject"].startswith("[trialwatch] Cognition cohorts + NK-cell therapy in acute leukemia:")
     assert len(handler.messages_for("ben@example.org")) == 1
+
+
+@pytest.mark.postgres
+def test_prepare_and_send_on_postgresql(pg_store, smtp_server):
+    """The same outbox guarantees on PostgreSQL: one row per key, one copy per recipient on re-run."""
+    from .conftest import seed
+
+    handler, controller = smtp_server
+    seed(pg_store)
+    first = prepare_digests(pg_store, [nk()], watchlist="nk", now=NOW)
+    assert prepare_digests(pg_store, [nk()], watchlist="nk", now=NOW) == first
+    send_queued(pg_store, sink(controller))
+    assert send_queued(pg_store, sink(controller)).sent == []
+    assert all(sum(ids.values()) == 1 for ids in ids_per_recipient(handler).values())
