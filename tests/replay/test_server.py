@@ -151,7 +151,7 @@ class TestDays:
             "dataTimestamp": "2026-10-05T09:00:04",
         }
         replay.set_day(2)
-        assert replay.day == 2
+        assert (replay.day, replay.data_timestamp) == (2, "2026-10-09T09:00:06")
         assert get(replay, "/version").json()["dataTimestamp"] == "2026-10-09T09:00:06"
 
     def test_admin_endpoint_switches_day(self, replay: ReplayServer) -> None:

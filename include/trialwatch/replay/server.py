@@ -767,6 +767,11 @@ class ReplayServer:
     def day(self) -> int:
         return self.replay.day
 
+    @property
+    def data_timestamp(self) -> str:
+        """The ``/version`` dataTimestamp of the day being served."""
+        return self.replay.registry.days[self.day].data_timestamp
+
     def set_day(self, day: int) -> None:
         self.replay.set_day(day)
 
