@@ -142,6 +142,8 @@ def select_events(
         _watched_filter(watchlist),
         ChangeEventRow.id <= up_to_id,
         ChangeEventRow.severity.in_(_severities_from(watchlist.min_severity)),
+        # A newly watched trial's past versions fill its timeline; they are not news.
+        ChangeEventRow.backfill.is_(False),
     )
     if after_id is not None:
         query = query.where(ChangeEventRow.id > after_id)
