@@ -180,6 +180,7 @@ OM = f"{PS}.outcomesModule"
 # Subtree defaults: any path under one of these (without its own entry) takes its category and
 # severity, and a label built from the subtree's label and the field name.
 _SUBTREES: dict[str, tuple[str, str, str]] = {
+    PS: ("other", "Protocol", "info"),
     f"{PS}.identificationModule": ("identity", "Identification", "info"),
     ST: ("status", "Status", "minor"),
     f"{PS}.sponsorCollaboratorsModule": ("sponsor", "Sponsor", "minor"),
@@ -389,6 +390,9 @@ def lookup(path: str) -> FieldSpec:
     if spec is not None:
         return spec
     known = path in MODEL_PATHS
+    if known and path in _SUBTREES:
+        category, label, severity_name = _SUBTREES[path]
+        return FieldSpec(path, category, label, severity_name)
     parts = path.split(".")
     for i in range(len(parts) - 1, 0, -1):
         prefix = ".".join(parts[:i])

@@ -485,18 +485,18 @@ def _diff_status(out: _Events, path: str, old: dict[str, Any], new: dict[str, An
         before, after = old.get(struct) or {}, new.get(struct) or {}
         if before != after:
             _diff_date_struct(out, f"{path}.{struct}", before, after)
-    posted_old = (old.get("resultsFirstPostDateStruct") or {}).get("date")
-    posted_new = (new.get("resultsFirstPostDateStruct") or {}).get("date")
-    if posted_old != posted_new:
-        detail = "results posted" if posted_old is None else ""
-        out.add(f"{path}.resultsFirstPostDateStruct.date", posted_old, posted_new, detail=detail)
-    _diff_fields(
-        out,
-        f"{path}.resultsFirstPostDateStruct",
-        old.get("resultsFirstPostDateStruct") or {},
-        new.get("resultsFirstPostDateStruct") or {},
-        skip=("date",),
-    )
+    posted_old = old.get("resultsFirstPostDateStruct") or {}
+    posted_new = new.get("resultsFirstPostDateStruct") or {}
+    if posted_old.get("date") != posted_new.get("date"):
+        detail = "results posted" if posted_old.get("date") is None else ""
+        out.add(
+            f"{path}.resultsFirstPostDateStruct.date",
+            posted_old.get("date"),
+            posted_new.get("date"),
+            detail=detail,
+        )
+    if posted_old.get("date") and posted_new.get("date"):
+        _diff_fields(out, f"{path}.resultsFirstPostDateStruct", posted_old, posted_new, skip=("date",))
     _diff_fields(out, path, old, new, skip=handled)
 
 
@@ -506,8 +506,10 @@ def _diff_date_struct(out: _Events, path: str, old: dict[str, Any], new: dict[st
         if date_old and date_new:
             days, detail = date_move(date_old, date_new)
             out.add(f"{path}.date", date_old, date_new, days=days, detail=detail)
-        else:
-            out.add(f"{path}.date", date_old, date_new, detail="added" if date_new else "removed")
+        else:  # a date stated or withdrawn: its type is part of that one event
+            kind, date_type = ("added", new.get("type")) if date_new else ("removed", old.get("type"))
+            out.add(f"{path}.date", date_old, date_new, detail=f"{kind} ({date_type})" if date_type else kind)
+            return
     type_old, type_new = old.get("type"), new.get("type")
     if type_old != type_new:
         out.add(
