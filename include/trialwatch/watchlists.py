@@ -677,12 +677,17 @@ def describe(watchlist: Watchlist) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_watchlists(args.dir)
+    # This command prints the problems itself; logging them as well would show each one twice.
+    log.disabled = True
+    try:
+        loaded = load_watchlists(args.dir)
+    finally:
+        log.disabled = False
     for watchlist in loaded.watchlists:
         print("\n".join(describe(watchlist)))
         print()
     for error in loaded.errors:
-        print(f"ERROR {error}")
+        print("\n".join(f"ERROR {line}" for line in str(error).splitlines()))
     print(f"{len(loaded.watchlists)} valid, {len(loaded.errors)} invalid")
     return 1 if loaded.errors else 0
 
