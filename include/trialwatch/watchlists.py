@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib
 import logging
-import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import Any
 import yaml
 
 from trialwatch import settings
+from trialwatch.catalog import OVERALL_STATUSES, Thresholds
 from trialwatch.events import CATEGORIES, SEVERITIES
 from trialwatch.records import NCT_RE, extract_nct_ids
 
@@ -72,22 +71,6 @@ QUERY_PARAMS: tuple[str, ...] = (
 QUERY_KEYS: tuple[str, ...] = ("name", *QUERY_PARAMS, "max_results")
 # Parameters the API takes as a list; a YAML list is joined with "|" for them.
 LIST_PARAMS: frozenset[str] = frozenset({"filter.overallStatus", "filter.ids"})
-OVERALL_STATUSES: tuple[str, ...] = (
-    "ACTIVE_NOT_RECRUITING",
-    "COMPLETED",
-    "ENROLLING_BY_INVITATION",
-    "NOT_YET_RECRUITING",
-    "RECRUITING",
-    "SUSPENDED",
-    "TERMINATED",
-    "WITHDRAWN",
-    "AVAILABLE",
-    "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE",
-    "APPROVED_FOR_MARKETING",
-    "WITHHELD",
-    "UNKNOWN",
-)
 
 
 @dataclass(frozen=True)
@@ -473,27 +456,23 @@ class _Checker:
             return {}
         if not isinstance(raw, dict):
             self.problem(
-                f"{self.src.at('thresholds')} must be a mapping of name: number, got {_type_name(raw)}"
+                f"{self.src.at('thresholds')} must be a mapping of name: value, got {_type_name(raw)}"
             )
             return {}
-        validate = _threshold_validator()
         before = len(self.problems)
         for key, value in raw.items():
-            where = self.src.at("thresholds", str(key))
-            if validate is None:
-                if not _is_number(value) or value < 0:
-                    self.problem(f"{where} must be a number of 0 or more, got {value!r}")
-                continue
-            try:
-                validate({key: value})  # one key at a time, so each problem gets its own line number
-            except (ValueError, TypeError, KeyError) as exc:
-                self.problem(f"{where}: {_reason(exc)}")
-        if validate is not None and len(self.problems) == before:
-            try:
-                validate(raw)
-            except (ValueError, TypeError, KeyError) as exc:
-                self.problem(f"{self.src.at('thresholds')}: {_reason(exc)}")
-        return dict(raw) if len(self.problems) == before else {}
+            try:  # one key at a time, so each problem gets its own line number
+                Thresholds.from_mapping({key: value})
+            except (ValueError, TypeError) as exc:
+                self.problem(f"{self.src.at('thresholds', str(key))}: {exc}")
+        if len(self.problems) > before:
+            return {}
+        try:
+            Thresholds.from_mapping(raw)
+        except (ValueError, TypeError) as exc:
+            self.problem(f"{self.src.at('thresholds')}: {exc}")
+            return {}
+        return dict(raw)
 
     def combine(self, data: dict[str, Any]) -> bool:
         value = data.get("combine", True)
@@ -501,28 +480,6 @@ class _Checker:
             self.problem(f"{self.src.at('combine')} must be true or false, got {value!r}")
             return True
         return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
-def _threshold_validator() -> Callable[[dict[str, Any]], Any] | None:
-    """``Thresholds.from_mapping`` from the diff module, which knows the valid keys and values.
-
-    Without it (an install without the diff module) any mapping of non-negative numbers is accepted.
-    """
-    try:
-        diff = importlib.import_module("trialwatch.diff")
-    except ModuleNotFoundError as exc:
-        if exc.name != "trialwatch.diff":
-            raise
-        return None
-    return getattr(getattr(diff, "Thresholds", None), "from_mapping", None)
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:

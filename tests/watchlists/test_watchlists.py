@@ -13,7 +13,6 @@ from trialwatch.watchlists import (
     DEFAULT_MAX_RESULTS,
     Query,
     WatchlistError,
-    _threshold_validator,
     load_watchlist,
     load_watchlists,
 )
@@ -332,18 +331,22 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     assert len(str(error).splitlines()) == 4
 
 
-def test_threshold_names_are_checked_against_the_diff_module(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "t.yaml", MINIMAL + "thresholds:\n  enrollment_major_pct: 20\n  no_such_threshold: 5\n"
+def test_thresholds_are_checked_by_the_diff_module_key_by_key(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + "thresholds:\n  enrollment_major_pct: 20\n  no_such_threshold: 5\n  start_major_days: soon\n"
     )
-    validator = _threshold_validator()
-    if validator is None:  # without the diff module any non-negative number is accepted
-        assert load_watchlist(path).thresholds == {"enrollment_major_pct": 20, "no_such_threshold": 5}
-    else:
-        with pytest.raises(
-            WatchlistError, match=r"thresholds\.no_such_threshold \(line 5\): .*no_such_threshold"
-        ):
-            load_watchlist(path)
+    error = error_for(tmp_path, text)
+    assert error.problems[0].startswith("thresholds.no_such_threshold (line 5): unknown threshold")
+    assert "enrollment_major_pct" in error.problems[0]  # the known names are listed
+    assert error.problems[1].startswith("thresholds.start_major_days (line 6):")
+
+
+def test_thresholds_the_diff_module_accepts_are_kept_as_written(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "t.yaml", MINIMAL + "thresholds: {enrollment_major_pct: 20, completion_major_days: null}\n"
+    )
+    assert load_watchlist(path).thresholds == {"enrollment_major_pct": 20, "completion_major_days": None}
 
 
 def test_file_name_must_be_a_valid_watchlist_name(tmp_path: Path) -> None:
