@@ -270,14 +270,8 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     @pages.get("/preview", name="preview", response_class=HTMLResponse)
     def preview_page(request: Request, watchlist: str | None = None) -> HTMLResponse:
-        with holder.session() as session:
-            watchlists = queries.watchlist_counts(session)
         return render(
-            request,
-            "preview.html",
-            preview=render_preview(holder.store, watchlist),
-            watchlists=watchlists,
-            active="preview",
+            request, "preview.html", preview=render_preview(holder.store, watchlist), active="preview"
         )
 
     @pages.get("/preview/html", name="preview_html")

@@ -1,74 +1,63 @@
-"""Preview of a watchlist's next digest, rendered by the digest service without sending anything.
+"""Preview of a watchlist's next digest, rendered by the digest service without sending or marking anything.
 
-The digest service is imported on demand: when it is missing or fails, the page says so and the
-rest of Trial Watch keeps working.
+The digest service and the watchlists are imported on demand: when they are missing or fail, the
+page says so and the rest of Trial Watch keeps working.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
-from email.message import EmailMessage
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from trialwatch.store.db import Store
 
+from trialwatch_ui.queries import message_parts
+
 log = logging.getLogger(__name__)
 
 
-def _parts_of(rendered: Any) -> dict[str, Any]:
-    """Subject, text and HTML out of whatever the service returned: a message, its text, or parts."""
-    if isinstance(rendered, bytes | str):
-        rendered = email.message_from_bytes(
-            rendered if isinstance(rendered, bytes) else rendered.encode(), policy=email.policy.default
-        )
-    if isinstance(rendered, EmailMessage):
-        parts: dict[str, Any] = {"subject": str(rendered["Subject"] or ""), "text": None, "html": None}
-        for kind, key in (("plain", "text"), ("html", "html")):
-            body = rendered.get_body(preferencelist=(kind,))
-            if body is not None:
-                parts[key] = body.get_content()
-        return parts
-    if isinstance(rendered, dict):
-        return {key: rendered.get(key) for key in ("subject", "text", "html")} | {
-            "event_count": rendered.get("event_count")
-        }
-    return {
-        "subject": getattr(rendered, "subject", None),
-        "text": getattr(rendered, "text", None),
-        "html": getattr(rendered, "html", None),
-        "event_count": getattr(rendered, "event_count", None),
-    }
-
-
 def render_preview(store: Store, watchlist: str | None) -> dict[str, Any]:
-    """``{"available": bool, "message": str, "watchlist": ..., "subject"/"text"/"html": ...}``."""
+    """What ``watchlist``'s next digest would say, as ``message_parts`` plus a message for the reader.
+
+    Keys: ``available`` (the service could be used), ``watchlist``, ``watchlists`` (configured names),
+    ``problems`` (watchlist files that did not load), ``message`` (empty when a preview was rendered),
+    ``headers``, ``text``, ``html``.
+    """
     result: dict[str, Any] = {
-        "watchlist": watchlist,
         "available": False,
-        "subject": None,
+        "watchlist": watchlist,
+        "watchlists": [],
+        "problems": [],
+        "message": "",
+        "headers": {},
         "text": None,
         "html": None,
     }
     try:
         from trialwatch.digest.service import preview
+        from trialwatch.watchlists import load_watchlists
     except ImportError as missing:
         result["message"] = f"Digest preview is not available in this installation ({missing})."
         return result
+    configured = load_watchlists()
     result["available"] = True
+    result["watchlists"] = [w.name for w in configured]
+    result["problems"] = [str(error) for error in configured.errors]
     if not watchlist:
         result["message"] = "Choose a watchlist to preview its next digest."
         return result
+    if watchlist not in result["watchlists"]:
+        known = ", ".join(result["watchlists"]) or "none"
+        result["message"] = f"No watchlist named {watchlist!r} is configured (known: {known})."
+        return result
     try:
-        rendered = preview(store, watchlist)
+        with tempfile.TemporaryDirectory(prefix="trialwatch-preview-") as out_dir:
+            files = preview(store, list(configured), watchlist=watchlist, out_dir=Path(out_dir))
+            eml = next(path for path in files if path.suffix == ".eml")
+            result.update(message_parts(eml.read_bytes()))
     except Exception as error:  # any failure of the renderer is shown, not raised
         log.exception("digest preview for watchlist %r failed", watchlist)
         result["message"] = f"The digest preview for {watchlist!r} failed: {type(error).__name__}: {error}"
-        return result
-    if rendered is None:
-        result["message"] = f"Nothing new for {watchlist!r}: the next digest would be empty."
-        return result
-    result.update(_parts_of(rendered))
-    result["message"] = ""
     return result

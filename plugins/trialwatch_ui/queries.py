@@ -328,21 +328,23 @@ def digests(session: Session, page: PageRequest, *, watchlist: str | None = None
     }
 
 
-def _message_parts(message: str) -> dict[str, Any]:
-    parsed = email.message_from_string(message, policy=email.policy.default)
+def message_parts(raw: bytes | str) -> dict[str, Any]:
+    """Headers, plain-text part and HTML part of an RFC 5322 message (absent parts are None)."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
     parts: dict[str, Any] = {
         "headers": {
             name: str(parsed[name])
             for name in ("From", "To", "Subject", "Date", "Message-ID")
-            if parsed[name]
+            if parsed[name] is not None
         },
         "text": None,
         "html": None,
     }
-    for kind in ("plain", "html"):
+    for kind, key in (("plain", "text"), ("html", "html")):
         body = parsed.get_body(preferencelist=(kind,))
         if body is not None:
-            parts["text" if kind == "plain" else "html"] = body.get_content()
+            parts[key] = body.get_content()
     return parts
 
 
@@ -351,7 +353,7 @@ def digest(session: Session, digest_id: int) -> dict[str, Any]:
     row = session.get(DigestOutbox, digest_id)
     if row is None:
         raise NotFound(f"digest {digest_id} is not in the outbox")
-    return {**_digest_summary(row), **_message_parts(row.message)}
+    return {**_digest_summary(row), **message_parts(row.message)}
 
 
 def _sync_run_dict(run: SyncRun) -> dict[str, Any]:

@@ -225,7 +225,10 @@ def fill_store(store) -> None:  # type: ignore[no-untyped-def]
                 subject='<img src=x onerror="alert(2)"> 3 changes',
                 status="sent",
                 attempts=1,
-                event_count=3,
+                event_count=1,
+                # Covered the first event: the next digest holds the two newer ones.
+                first_event_id=1,
+                last_event_id=1,
                 message=_digest_message("3 changes <b>now</b>"),
                 created_at=NOW,
                 sent_at=NOW + timedelta(seconds=2),

@@ -190,12 +190,39 @@ class TestHealth:
 
 
 class TestPreview:
-    def test_without_watchlist_asks_for_one_or_explains_unavailability(self, client):
+    @pytest.fixture
+    def watchlists(self, tmp_path, monkeypatch):
+        (tmp_path / "nk-cells.yaml").write_text(
+            f"title: NK cells\ntrials:\n  - {SEED}\nrecipients:\n  - office@example.org\n"
+        )
+        (tmp_path / "broken.yaml").write_text("title: [unclosed\n")
+        monkeypatch.setenv("TRIALWATCH_WATCHLISTS", str(tmp_path))
+
+    def test_without_watchlist_lists_the_configured_ones(self, client, watchlists):
         body = client.get("/api/preview").json()
+        assert body["available"] is True
+        assert body["watchlists"] == ["nk-cells"]
         assert body["html"] is None
-        assert body["message"]
-        page = client.get("/preview").text
-        assert str(escape(body["message"])) in page
+        assert body["message"] == "Choose a watchlist to preview its next digest."
+        assert any("broken.yaml" in problem for problem in body["problems"])
+
+    def test_renders_the_next_digest_without_sending(self, client, watchlists, filled_store):
+        body = client.get("/api/preview", params={"watchlist": "nk-cells"}).json()
+        assert body["message"] == ""
+        assert SEED in body["text"] and SEED in body["html"]
+        assert "2 changes in 1 trial" in body["text"]
+        assert body["headers"]["To"] == "office@example.org"
+        page = client.get("/preview", params={"watchlist": "nk-cells"}).text
+        assert 'src="/trialwatch/preview/html?watchlist=nk-cells"' in page
+        html_part = client.get("/preview/html", params={"watchlist": "nk-cells"})
+        assert "sandbox" in html_part.headers["content-security-policy"]
+        assert client.get("/api/digests").json()["total"] == 1  # nothing was queued
+
+    def test_unknown_watchlist_is_explained(self, client, watchlists):
+        body = client.get("/api/preview", params={"watchlist": "<nope>"}).json()
+        assert body["message"] == "No watchlist named '<nope>' is configured (known: nk-cells)."
+        page = client.get("/preview", params={"watchlist": "<nope>"}).text
+        assert "&#39;&lt;nope&gt;&#39;" in page
 
 
 class TestAuthentication:
