@@ -77,8 +77,8 @@ def trialwatch_sync() -> None:
         log.info("registry data build %s; last synced build %s", published, seen)
         return published != seen
 
-    @task(multiple_outputs=True)
-    def plan(params: dict[str, Any]) -> dict[str, Any]:
+    @task
+    def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
         from trialwatch.pipeline import plan_sync
         from trialwatch.watchlists import load_watchlists
 
@@ -88,11 +88,11 @@ def trialwatch_sync() -> None:
         store = airflow_glue.store()
         store.upgrade()
         sync_plan = plan_sync(store, airflow_glue.ctgov_client(), loaded.watchlists, only_ids=params["nct_ids"])
-        return sync_plan.to_dict()
+        return sync_plan.mapped_batches()
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=airflow_glue.FETCH_CONCURRENCY)
     def fetch_batch(
-        nct_ids: list[str], run_id: int, data_timestamp: str | None, thresholds: dict[str, Any]
+        nct_ids: list[str], sync_run_id: int, data_timestamp: str | None, thresholds: dict[str, Any]
     ) -> dict[str, Any]:
         from dataclasses import asdict
 
@@ -103,7 +103,7 @@ def trialwatch_sync() -> None:
             airflow_glue.store(),
             airflow_glue.ctgov_client(),
             nct_ids,
-            run_id=run_id,
+            run_id=sync_run_id,
             data_timestamp=data_timestamp,
             thresholds=thresholds,
             use_history=airflow_glue.use_history(),
@@ -115,13 +115,14 @@ def trialwatch_sync() -> None:
         return asdict(summary)
 
     @task(outlets=[CHANGES])
-    def finish(run_id: int, batches: list[dict[str, Any]]) -> dict[str, Any]:
+    def finish(planned_batches: list[dict[str, Any]], batches: list[dict[str, Any]]) -> dict[str, Any]:
         from trialwatch.pipeline import finish_sync
 
-        result = finish_sync(airflow_glue.store(), run_id)
+        sync_run_id = planned_batches[0]["sync_run_id"]
+        result = finish_sync(airflow_glue.store(), sync_run_id)
         changed = sorted({nct_id for batch in batches for nct_id in batch["changed"]})
         get_current_context()["outlet_events"][CHANGES].extra = {
-            "sync_run": run_id,
+            "sync_run": sync_run_id,
             "events": result["events"],
             "changed": changed[:100],
         }
@@ -130,12 +131,8 @@ def trialwatch_sync() -> None:
     gate = registry_has_new_data()
     planned = plan()
     gate >> planned
-    summaries = fetch_batch.partial(
-        run_id=planned["run_id"],
-        data_timestamp=planned["data_timestamp"],
-        thresholds=planned["thresholds"],
-    ).expand(nct_ids=planned["batches"])
-    finish(run_id=planned["run_id"], batches=summaries)
+    summaries = fetch_batch.expand_kwargs(planned)
+    finish(planned, summaries)
 
 
 trialwatch_sync()

@@ -13,6 +13,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every connection at INFO; the sink's own line per saved message is enough.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class _SaveToFolder:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from trialwatch import records
@@ -40,8 +40,17 @@ class SyncPlan:
     # nct_id -> the diff thresholds of the watchlist that watches it (the first, when several do).
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def mapped_batches(self) -> list[dict[str, Any]]:
+        """One keyword set per batch for Airflow's ``expand_kwargs``; never empty, so the run can close."""
+        return [
+            {
+                "nct_ids": batch,
+                "sync_run_id": self.run_id,
+                "data_timestamp": self.data_timestamp,
+                "thresholds": {nct_id: self.thresholds[nct_id] for nct_id in batch if self.thresholds.get(nct_id)},
+            }
+            for batch in self.batches or [[]]
+        ]
 
 
 @dataclass
