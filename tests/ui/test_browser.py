@@ -1,0 +1,108 @@
+"""Trial Watch in a real Airflow UI: log in, open it from the navigation, read a trial's timeline.
+
+Runs ``airflow standalone`` (scheduler, dag-processor, api-server, triggerer) on free loopback ports
+with the project's DAGs and plugins, over a store filled by the real sync from the replay registry,
+and drives Debian's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ui.replay_store import fill_from_replay
+from tests.ui.standalone import RunningAirflow, airflow_standalone, login
+
+pytestmark = pytest.mark.browser
+
+SEED = "NCT02185781"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAirflow]:
+    home: Path = tmp_path_factory.mktemp("standalone")
+    store_url = f"sqlite:///{home / 'store.db'}"
+    fill_from_replay(store_url)
+    with airflow_standalone(home / "airflow", store_url) as running:
+        yield running
+
+
+@pytest.fixture
+def page(airflow: RunningAirflow):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirflow, page) -> None:  # type: ignore[no-untyped-def]
+    login(page, airflow)
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Trial Watch").click()
+    page.wait_for_url(re.compile(r"/plugin/trialwatch"))
+
+    trial_watch = page.frame_locator("iframe")
+    trial_watch.get_by_role("heading", name="Watched trials").wait_for()
+    trial_watch.get_by_role("link", name=SEED).first.click()
+
+    timeline = trial_watch.locator("ol.timeline")
+    timeline.wait_for()
+    status_changes = timeline.locator("tr", has_text="Overall status")
+    texts = [" ".join(text.split()) for text in status_changes.all_inner_texts()]
+    # Newest first: day 2 brought RECRUITING → ACTIVE_NOT_RECRUITING → COMPLETED.
+    assert texts, "no overall status change in the timeline"
+    assert "ACTIVE_NOT_RECRUITING → COMPLETED" in texts[0], texts
+    assert any(re.search(r"(?<![A-Z_])RECRUITING → ACTIVE_NOT_RECRUITING", text) for text in texts), texts
+    assert trial_watch.get_by_role("link", name="Registry record ↗").get_attribute("href") == (
+        f"https://clinicaltrials.gov/study/{SEED}"
+    )
+
+
+def test_plugin_api_needs_a_login_on_the_real_server(airflow: RunningAirflow) -> None:
+    import requests
+
+    anonymous = requests.get(f"{airflow.base_url}/trialwatch/api/overview", timeout=30)
+    assert anonymous.status_code == 401
+    page = requests.get(f"{airflow.base_url}/trialwatch/", timeout=30, allow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/api/v2/auth/login?next=%2Ftrialwatch%2F")
+    token = requests.post(
+        f"{airflow.base_url}/auth/token",
+        json={"username": airflow.username, "password": airflow.password},
+        timeout=30,
+    ).json()["access_token"]
+    authorised = requests.get(
+        f"{airflow.base_url}/trialwatch/api/trials/{SEED}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert authorised.status_code == 200
+    assert authorised.json()["overall_status"] == "COMPLETED"
+    cookie = requests.get(
+        f"{airflow.base_url}/trialwatch/api/overview", cookies={"_token": token}, timeout=30
+    )
+    assert cookie.status_code == 200
+    assert cookie.json()["total"] > 0
+    plugins = requests.get(
+        f"{airflow.base_url}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()["plugins"]
+    ours = next(plugin for plugin in plugins if plugin["name"] == "trialwatch")
+    assert ours["external_views"][0]["url_route"] == "trialwatch"
+    assert ours["fastapi_apps"][0]["url_prefix"] == "/trialwatch"
+    assert ours["global_operator_extra_links"]
