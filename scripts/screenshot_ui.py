@@ -1,0 +1,66 @@
+"""Screenshot Trial Watch inside the Airflow UI into docs/ui-overview.png and docs/ui-trial.png.
+
+Fills a fresh store with replay days 1 and 2 through the real sync, starts ``airflow standalone`` on
+free loopback ports with it, logs in, opens Trial Watch from the navigation and photographs the
+overview and the seed trial's timeline. Everything it starts is stopped before it exits.
+
+Run: .venv/bin/python scripts/screenshot_ui.py [--out-dir docs] [--trial NCT02185781]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs")
+    parser.add_argument("--trial", default="NCT02185781", help="the trial whose page is photographed")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.replay_store import fill_from_replay
+    from tests.ui.standalone import airflow_standalone, login
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="trialwatch-screens-") as scratch:
+        home = Path(scratch)
+        store_url = f"sqlite:///{home / 'store.db'}"
+        fill_from_replay(store_url)
+        with airflow_standalone(home / "airflow", store_url) as airflow, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 860}, device_scale_factor=1)
+                login(page, airflow)
+                page.get_by_role("button", name="Browse").click()
+                page.get_by_role("menuitem", name="Trial Watch").click()
+                frame = page.frame_locator("iframe")
+                frame.get_by_role("heading", name="Watched trials").wait_for()
+                overview = args.out_dir / "ui-overview.png"
+                page.screenshot(path=str(overview))
+                frame.get_by_role("link", name=args.trial).first.click()
+                frame.locator("ol.timeline").wait_for()
+                trial = args.out_dir / "ui-trial.png"
+                page.screenshot(path=str(trial))
+            finally:
+                browser.close()
+    print(f"wrote {overview} and {trial}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
