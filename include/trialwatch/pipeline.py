@@ -173,7 +173,7 @@ def record_study(
 ) -> BatchSummary:
     """Store one fetched record: nothing if its content is unchanged, else every new version."""
     summary = BatchSummary(fetched=1)
-    nct_id = records.nct_id_of(study)
+    nct_id = records.check_study(study)
     new_hash = records.content_hash(study)
     with store.session() as session:
         _, stored = repo.current_version(session, nct_id)

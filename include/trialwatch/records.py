@@ -203,6 +203,32 @@ def nct_id_of(study: dict[str, Any]) -> str:
     return nct_id.upper()
 
 
+SECTIONS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "derivedSection")
+
+
+def check_study(study: Any) -> str:
+    """The record's NCT id, after checking the shape everything downstream relies on.
+
+    Raises MalformedRecord naming the record and the part that is wrong, so a bad record is reported
+    and skipped instead of failing somewhere deep in the diff.
+    """
+    if not isinstance(study, dict):
+        raise MalformedRecord(f"a study record must be a JSON object, got {type(study).__name__}")
+    nct_id = nct_id_of(study)
+    for section in SECTIONS:
+        value = study.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise MalformedRecord(f"{nct_id}: {section} is a {type(value).__name__}, expected an object")
+        for module, content in value.items():
+            if not isinstance(content, dict):
+                raise MalformedRecord(
+                    f"{nct_id}: {section}.{module} is a {type(content).__name__}, expected an object"
+                )
+    return nct_id
+
+
 def extract_nct_ids(text: str) -> list[str]:
     """NCT ids in any text (bare ids or study URLs), upper-cased, first occurrence order, no repeats."""
     seen: dict[str, None] = {}

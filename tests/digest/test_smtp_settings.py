@@ -12,12 +12,14 @@ from trialwatch.digest.smtp import SmtpConfigError, SmtpSettings
 def test_airflow_defaults_keep_tls_and_verification_on():
     settings = SmtpSettings.from_airflow_connection_fields("mail.example.org", None, "u", "s3cret", {})
     assert (settings.ssl, settings.starttls, settings.verify_certificates, settings.port) == (
-        True,
         False,
         True,
-        465,
+        True,
+        587,
     )
     assert "s3cret" not in repr(settings)
+    implicit = SmtpSettings.from_airflow_connection_fields("mail.example.org", 465, "u", "s3cret", {})
+    assert (implicit.ssl, implicit.starttls, implicit.verify_certificates) == (True, False, True)
 
 
 def test_airflow_extras_for_a_local_sink():

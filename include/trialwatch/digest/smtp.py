@@ -85,12 +85,17 @@ class SmtpSettings:
     ) -> SmtpSettings:
         """Settings from an Airflow ``smtp`` connection's fields, reading the extras as its provider does.
 
-        ``disable_ssl`` / ``disable_tls`` keep the provider's meaning (implicit TLS and STARTTLS are
-        on unless disabled), except that the strings "false"/"0" mean False here. ``ssl_context="none"``
-        turns certificate verification off. With implicit TLS on, STARTTLS is not attempted on top.
+        Encryption is always on unless turned off: implicit TLS on port 465 (or when ``disable_ssl``
+        is given as false), STARTTLS otherwise, as mail servers on 587/25 expect. The provider turns
+        implicit TLS on for every port, which cannot work on a submission port; ``disable_ssl`` and
+        ``disable_tls`` set to true still turn each off (strings "false"/"0" mean false here).
+        ``ssl_context="none"`` turns certificate verification off.
         """
         extra = dict(extra or {})
-        use_ssl = not _flag("disable_ssl", extra.get("disable_ssl", False))
+        if "disable_ssl" in extra:
+            use_ssl = not _flag("disable_ssl", extra["disable_ssl"])
+        else:
+            use_ssl = int(port or 0) == 465
         use_starttls = not _flag("disable_tls", extra.get("disable_tls", False)) and not use_ssl
         ssl_context = extra.get("ssl_context")
         if ssl_context not in (None, "default", "none"):

@@ -1,0 +1,50 @@
+"""End to end: the real DAGs under `airflow dags test`, the replay registry over HTTP on day 1 and
+day 2, and the digest received by a real SMTP server. Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+
+from trialwatch.demo import run_demo
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def demo_mail(tmp_path_factory: pytest.TempPathFactory) -> list[email.message.EmailMessage]:
+    saved = run_demo(tmp_path_factory.mktemp("demo"))
+    return [email.message_from_bytes(Path(p).read_bytes(), policy=email.policy.default) for p in saved]
+
+
+def _nk_digest(messages: list[email.message.EmailMessage]) -> email.message.EmailMessage:
+    matching = [m for m in messages if "NCT02185781" in m.get_body(preferencelist=("plain",)).get_content()]
+    assert len(matching) == 1, [m["Subject"] for m in messages]
+    return matching[0]
+
+
+def test_day_two_digest_names_both_seed_trials_with_old_and_new_status_and_enrollment(demo_mail) -> None:  # type: ignore[no-untyped-def]
+    text = _nk_digest(demo_mail).get_body(preferencelist=("plain",)).get_content()
+    for nct_id in ("NCT02185781", "NCT04327037"):
+        assert nct_id in text
+    # NCT02185781 moved RECRUITING → ACTIVE_NOT_RECRUITING → COMPLETED over two versions; 12 → 6.
+    for fact in ("RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED", "12", "6", "20", "10"):
+        assert fact in text, fact
+
+
+def test_day_one_sends_nothing_and_day_two_one_digest_per_recipient(demo_mail) -> None:  # type: ignore[no-untyped-def]
+    digest = _nk_digest(demo_mail)
+    assert digest["Message-ID"] and digest["List-Id"] and digest["Date"]
+    assert digest.get_content_type() == "multipart/mixed"
+    kinds = {part.get_content_type() for part in digest.walk()}
+    assert {"multipart/alternative", "text/plain", "text/html", "text/csv"} <= kinds
+    assert len({m["Message-ID"] for m in demo_mail}) == len(demo_mail)
+
+
+def test_html_part_links_each_change_to_the_registry_comparison(demo_mail) -> None:  # type: ignore[no-untyped-def]
+    html = _nk_digest(demo_mail).get_body(preferencelist=("html",)).get_content()
+    assert "https://clinicaltrials.gov/study/NCT02185781?tab=history&amp;a=" in html
+    assert "https://clinicaltrials.gov/study/NCT04327037" in html

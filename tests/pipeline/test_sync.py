@@ -1,0 +1,198 @@
+"""The sync, in-process, against the replay registry over HTTP: versions, events, history, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from trialwatch import settings
+from trialwatch.diff import DIFF_STATS
+from trialwatch.pipeline import run_sync
+from trialwatch.registry.client import CtgovClient
+from trialwatch.replay.server import ReplayServer, serve
+from trialwatch.store import Store
+from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncRun
+from trialwatch.watchlists import Watchlist, load_watchlists
+
+
+SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    with serve(day=1) as server:
+        yield server
+
+
+@pytest.fixture
+def client(replay: ReplayServer) -> CtgovClient:
+    return CtgovClient(replay.base_url, min_interval=0, max_retries=1, backoff_base=0)
+
+
+def _watchlist(tmp_path: Path, **fields: object) -> Watchlist:
+    return Watchlist(name="t", path=tmp_path / "t.yaml", title="test", **fields)  # type: ignore[arg-type]
+
+
+def _events(store: Store, **where: object) -> list[ChangeEventRow]:
+    with store.session() as session:
+        query = select(ChangeEventRow).filter_by(**where).order_by(ChangeEventRow.id)
+        return list(session.scalars(query))
+
+
+def test_day_two_reports_each_new_registry_version_of_the_seed_trials(
+    store: Store, replay: ReplayServer, client: CtgovClient
+) -> None:
+    watchlists = load_watchlists().watchlists
+    day1 = run_sync(store, client, watchlists)
+    assert (day1.status, day1.failures, day1.changed) == ("ok", [], [])
+    # New trials are backfilled from their history: the timeline starts at registration, no news.
+    assert {e.backfill for e in _events(store)} == {True}
+    with store.session() as session:
+        first = session.scalars(
+            select(StudyVersion).where(StudyVersion.nct_id == "NCT02185781").order_by(StudyVersion.id)
+        ).first()
+        assert first is not None and first.registry_version == 0
+
+    replay.set_day(2)
+    day2 = run_sync(store, client, watchlists)
+    assert sorted(day2.changed) == ["NCT02185781", "NCT04327037"]
+    news = [e for e in _events(store, backfill=False)]
+    by_version = {(e.nct_id, e.old_version, e.new_version) for e in news}
+    # NCT02185781 got two versions since day 1 (v3 → v4 → v5), NCT04327037 one (v2 → v3).
+    assert by_version == {("NCT02185781", 3, 4), ("NCT02185781", 4, 5), ("NCT04327037", 2, 3)}
+    status = [(e.nct_id, e.old, e.new) for e in news if e.field == "Overall status"]
+    assert status == [
+        ("NCT02185781", "RECRUITING", "ACTIVE_NOT_RECRUITING"),
+        ("NCT02185781", "ACTIVE_NOT_RECRUITING", "COMPLETED"),
+        ("NCT04327037", "RECRUITING", "COMPLETED"),
+    ]
+    enrollment = [(e.nct_id, e.old, e.new, e.severity) for e in news if e.field == "Enrollment"]
+    assert enrollment == [("NCT02185781", 12, 6, "major"), ("NCT04327037", 20, 10, "major")]
+    for event in news:
+        assert event.old_hash and event.new_hash and event.old_hash != event.new_hash
+        assert event.new_version_date is not None
+
+
+def test_noise_only_rebuild_stores_nothing(store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path) -> None:
+    """NCT02552212's day-2 copy differs only in derivedSection: no version, no event, no diff run."""
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02552212",))
+    run_sync(store, client, [watchlist])
+    replay.set_day(2)
+    DIFF_STATS.reset()
+    summary = run_sync(store, client, [watchlist])
+    assert (summary.unchanged, summary.versions, summary.events) == (1, 0, 0)
+    assert DIFF_STATS.diff_runs == 0 and DIFF_STATS.deepdiff_calls == 0
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(StudyVersion)) == 1
+
+
+def test_history_failure_falls_back_to_current_diffs_and_says_so(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781",))
+    run_sync(store, client, [watchlist])
+    replay.set_day(2)
+    replay.inject(r"^/api/int/", status=500, times=None)
+    summary = run_sync(store, client, [watchlist])
+    assert summary.status == "ok" and summary.changed == ["NCT02185781"]
+    news = _events(store, backfill=False)
+    # One net change v3 → current, without a version number for the new side.
+    assert {(e.old_version, e.new_version) for e in news} == {(3, None)}
+    assert ("Overall status", "RECRUITING", "COMPLETED") in [(e.field, e.old, e.new) for e in news]
+    with store.session() as session:
+        notes = session.get(SyncRun, summary.run_id).notes  # type: ignore[union-attr]
+    assert any("Version history unavailable" in note for note in notes)
+
+
+def test_a_record_gone_from_the_registry_is_reported_once_as_critical(
+    store: Store, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT09999999"))
+    first = run_sync(store, client, [watchlist])
+    assert first.status == "ok"
+    gone = _events(store, nct_id="NCT09999999")
+    assert [(e.category, e.severity) for e in gone] == [("identity", "critical")]
+    run_sync(store, client, [watchlist])
+    assert len(_events(store, nct_id="NCT09999999")) == 1
+    with store.session() as session:
+        assert session.get(Study, "NCT09999999").gone_at is not None  # type: ignore[union-attr]
+
+
+def test_a_trial_that_leaves_a_query_is_reported(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    from trialwatch.watchlists import Query
+
+    recruiting = Query(
+        name="recruiting NK trials",
+        params={"query.cond": "acute leukemia", "query.intr": "NK cells", "filter.overallStatus": "RECRUITING"},
+    )
+    watchlist = _watchlist(tmp_path, queries=(recruiting,))
+    assert run_sync(store, client, [watchlist]).requested == 2
+    replay.set_day(2)  # both seeds are COMPLETED now: the search no longer finds them
+    run_sync(store, client, [watchlist])
+    left = _events(store, path="record.leftQuery")
+    assert sorted(e.nct_id for e in left) == ["NCT02185781", "NCT04327037"]
+
+
+def test_a_malformed_record_is_reported_and_the_rest_of_the_batch_is_stored(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    broken = json.loads((SAMPLES / "study_NCT00184067.json").read_text())
+    broken["protocolSection"]["statusModule"] = ["not", "an", "object"]
+    replay.inject(
+        r"^/api/v2/studies\?.*filter\.ids=NCT00184067",
+        status=200,
+        body=json.dumps({"studies": [broken]}),
+        content_type="application/json",
+    )
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT00184067", "NCT03418623"))
+    summary = run_sync(store, client, [watchlist], batch_size=1)
+    assert summary.status == "partial"
+    assert summary.failures == [
+        {
+            "nct_id": "NCT00184067",
+            "error": "MalformedRecord: NCT00184067: protocolSection.statusModule is a list, expected an object",
+        }
+    ]
+    with store.session() as session:
+        assert session.get(Study, "NCT03418623") is not None
+        assert session.get(Study, "NCT00184067") is None
+
+
+def test_a_registry_error_page_is_reported_with_its_url_and_loses_nothing(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT03418623",))
+    run_sync(store, client, [watchlist])
+    with store.session() as session:
+        stored = session.scalar(select(func.count()).select_from(StudyVersion))
+    replay.inject(
+        r"^/api/v2/studies",
+        status=200,
+        times=None,
+        content_type="text/html",
+        body="<html><body>Service maintenance</body></html>",
+    )
+    summary = run_sync(store, client, [watchlist])
+    assert summary.status == "partial"
+    [failure] = summary.failures
+    assert failure["nct_id"] == "NCT03418623"
+    assert "text/html" in failure["error"] and "/api/v2/studies" in failure["error"]
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(StudyVersion)) == stored
+        assert session.get(Study, "NCT03418623").current_hash is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_day_one_and_two_on_postgres(pg_store: Store, replay: ReplayServer, client: CtgovClient) -> None:
+    watchlists = load_watchlists().watchlists
+    run_sync(pg_store, client, watchlists)
+    replay.set_day(2)
+    summary = run_sync(pg_store, client, watchlists)
+    assert sorted(summary.changed) == ["NCT02185781", "NCT04327037"]
+    assert len(_events(pg_store, backfill=False)) == summary.events
