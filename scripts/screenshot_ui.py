@@ -15,13 +15,6 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def main() -> int:
@@ -34,7 +27,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from tests.ui.replay_store import fill_from_replay
-    from tests.ui.standalone import airflow_standalone, login
+    from tests.ui.standalone import airflow_standalone, launch_chromium, open_trial_watch
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trialwatch-screens-") as scratch:
@@ -42,14 +35,10 @@ def main() -> int:
         store_url = f"sqlite:///{home / 'store.db'}"
         fill_from_replay(store_url)
         with airflow_standalone(home / "airflow", store_url) as airflow, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             try:
                 page = browser.new_page(viewport={"width": 1440, "height": 860}, device_scale_factor=1)
-                login(page, airflow)
-                page.get_by_role("button", name="Browse").click()
-                page.get_by_role("menuitem", name="Trial Watch").click()
-                frame = page.frame_locator("iframe")
-                frame.get_by_role("heading", name="Watched trials").wait_for()
+                frame = open_trial_watch(page, airflow)
                 overview = args.out_dir / "ui-overview.png"
                 page.screenshot(path=str(overview))
                 frame.get_by_role("link", name=args.trial).first.click()

@@ -77,7 +77,7 @@ class StoreHolder:
             log.exception("cannot read the trialwatch store %s", self.store)
             raise StoreUnavailable(
                 f"cannot read the trialwatch store {self.store!r}: {error.orig}. "
-                "Run `trialwatch store upgrade` (or a first sync) to create its schema."
+                "Run `trialwatch db` (or a first sync) to create its schema."
             ) from error
 
 

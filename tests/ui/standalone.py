@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,14 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
 STARTUP_TIMEOUT_S = 180.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @dataclass(frozen=True)
@@ -172,3 +181,19 @@ def login(page, airflow: RunningAirflow) -> None:  # type: ignore[no-untyped-def
     page.locator("input[name=password]").fill(airflow.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/login" not in url and "/login" not in url, timeout=60_000)
+
+
+def launch_chromium(playwright):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, without background traffic."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_trial_watch(page, airflow: RunningAirflow):  # type: ignore[no-untyped-def]
+    """Log in and open Trial Watch from the Airflow navigation; returns the plugin's frame."""
+    login(page, airflow)
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Trial Watch").click()
+    page.wait_for_url(re.compile(r"/plugin/trialwatch"))
+    frame = page.frame_locator("iframe")
+    frame.get_by_role("heading", name="Watched trials").wait_for()
+    return frame

@@ -253,3 +253,25 @@ class TestAuthentication:
     def test_store_rows_never_leak_without_credentials(self, anonymous):
         response = anonymous.get(f"/trials/{SEED}", follow_redirects=False)
         assert SEED not in response.text.replace(response.headers.get("location", ""), "")
+
+
+class TestStoreWithoutSchema:
+    def test_api_and_pages_explain_how_to_create_it(self, tmp_path):
+        from fastapi.testclient import TestClient
+        from trialwatch.store import Store
+        from trialwatch_ui.app import create_app, require_user
+
+        store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+        app = create_app(store)
+        app.dependency_overrides[require_user] = lambda: None
+        try:
+            with TestClient(app) as client:
+                response = client.get("/api/overview")
+                assert response.status_code == 503
+                assert "no such table" in response.json()["detail"]
+                assert "Run `trialwatch db`" in response.json()["detail"]
+                page = client.get("/health")
+                assert page.status_code == 503
+                assert "Run `trialwatch db`" in page.text
+        finally:
+            store.dispose()

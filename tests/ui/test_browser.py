@@ -14,19 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.ui.replay_store import fill_from_replay
-from tests.ui.standalone import RunningAirflow, airflow_standalone, login
+from tests.ui.standalone import RunningAirflow, airflow_standalone, launch_chromium, open_trial_watch
 
 pytestmark = pytest.mark.browser
 
 SEED = "NCT02185781"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def page(airflow: RunningAirflow):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             yield context.new_page()
@@ -52,13 +44,7 @@ def page(airflow: RunningAirflow):  # type: ignore[no-untyped-def]
 
 
 def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirflow, page) -> None:  # type: ignore[no-untyped-def]
-    login(page, airflow)
-    page.get_by_role("button", name="Browse").click()
-    page.get_by_role("menuitem", name="Trial Watch").click()
-    page.wait_for_url(re.compile(r"/plugin/trialwatch"))
-
-    trial_watch = page.frame_locator("iframe")
-    trial_watch.get_by_role("heading", name="Watched trials").wait_for()
+    trial_watch = open_trial_watch(page, airflow)
     trial_watch.get_by_role("link", name=SEED).first.click()
 
     timeline = trial_watch.locator("ol.timeline")
