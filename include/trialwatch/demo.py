@@ -28,6 +28,7 @@ def _airflow_env(workdir: Path, api_url: str, smtp_port: int) -> dict[str, str]:
     env.update(
         {
             "AIRFLOW_HOME": str(workdir / "airflow"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{workdir / 'airflow' / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -26,13 +26,27 @@ def _nk_digest(messages: list[email.message.EmailMessage]) -> email.message.Emai
     return matching[0]
 
 
+def _section(text: str, nct_id: str) -> str:
+    """The digest's text section of one trial (from its id line to the next trial's rule)."""
+    start = text.index(f"{nct_id} ·")
+    end = text.find("-" * 20, start)
+    return text[start : end if end != -1 else len(text)]
+
+
 def test_day_two_digest_names_both_seed_trials_with_old_and_new_status_and_enrollment(demo_mail) -> None:  # type: ignore[no-untyped-def]
     text = _nk_digest(demo_mail).get_body(preferencelist=("plain",)).get_content()
-    for nct_id in ("NCT02185781", "NCT04327037"):
-        assert nct_id in text
-    # NCT02185781 moved RECRUITING → ACTIVE_NOT_RECRUITING → COMPLETED over two versions; 12 → 6.
-    for fact in ("RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED", "12", "6", "20", "10"):
-        assert fact in text, fact
+    first, second = _section(text, "NCT02185781"), _section(text, "NCT04327037")
+    # NCT02185781: two registry versions since day 1, each its own group with its compare link.
+    assert "version 4 (2026-10-07), compared with version 3" in first
+    assert "version 5 (2026-10-08), compared with version 4" in first
+    assert "Recruiting -> Active, not recruiting" in first
+    assert "Active, not recruiting -> Completed" in first
+    assert "12 -> 6" in first
+    assert "NCT02185781?tab=history&a=3&b=4" in first
+    # NCT04327037: one new version.
+    assert "Recruiting -> Completed" in second
+    assert "20 -> 10" in second
+    assert "NCT04327037?tab=history&a=2&b=3" in second
 
 
 def test_day_one_sends_nothing_and_day_two_one_digest_per_recipient(demo_mail) -> None:  # type: ignore[no-untyped-def]

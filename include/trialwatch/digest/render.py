@@ -324,7 +324,9 @@ def change_view(event: ChangeEvent) -> ChangeView:
         view.diff_lines = line_diff(old, new)
         view.show_values = not view.diff_lines
 
-    if detail and detail not in view.notes:
+    # A detail that only repeats old → new ("ESTIMATED → ACTUAL") adds nothing under the values.
+    restates_values = detail.replace("→", "->") == f"{view.old} -> {view.new}"
+    if detail and detail not in view.notes and not (view.show_values and restates_values):
         view.notes.insert(0, detail)
     return view
 
