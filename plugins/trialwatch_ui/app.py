@@ -8,6 +8,7 @@ anonymous visitors to Airflow's login, the API answers 401.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,12 +62,15 @@ class StoreHolder:
 
     def __init__(self, store: Store | None = None) -> None:
         self._store = store
+        self._opening = threading.Lock()
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(settings.store_url())
-        return self._store
+        # Routes run in a threadpool: open one engine, not one per concurrent first request.
+        with self._opening:
+            if self._store is None:
+                self._store = Store(settings.store_url())
+            return self._store
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -120,7 +124,6 @@ def create_app(store: Store | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.store_holder = holder
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def url(request: Request, name: str, query: dict[str, Any] | None = None, **path_params: Any) -> str:
