@@ -37,9 +37,10 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-## Regenerate the screenshots in docs/ (digest and UI).
+## Regenerate the screenshots in docs/: the demo's day-2 digest as sent, and the Trial Watch pages.
 screenshots: setup browser
-	$(BIN)/python scripts/screenshot_digest.py
+	test -f .demo/trialwatch.db || $(BIN)/trialwatch demo
+	TRIALWATCH_HOME=$(CURDIR)/.demo $(BIN)/python scripts/screenshot_digest.py
 	$(BIN)/python scripts/screenshot_ui.py
 
 ## Benchmarks: print figures, never assert timings.
