@@ -93,6 +93,20 @@ class _Events:
         )
 
 
+    def fold_type_change(self, type_old: Any, type_new: Any) -> None:
+        """Fold a date's or an enrollment's type change into the value event just added.
+
+        A reader wants "12 → 6, ESTIMATED → ACTUAL" as one change, not two; the event keeps the
+        higher of the two severities and the types in ``extra``.
+        """
+        value_event = self.items[-2]
+        type_event = self.items.pop()
+        value_event.detail = "; ".join(part for part in (value_event.detail, type_event.detail) if part)
+        if SEVERITY_RANK[type_event.severity] > SEVERITY_RANK[value_event.severity]:
+            value_event.severity = type_event.severity
+        value_event.extra = {**value_event.extra, "type": {"old": type_old, "new": type_new}}
+
+
 # --- public API ---------------------------------------------------------------------------------------------
 
 
@@ -510,15 +524,18 @@ def _diff_date_struct(out: _Events, path: str, old: dict[str, Any], new: dict[st
             kind, date_type = ("added", new.get("type")) if date_new else ("removed", old.get("type"))
             out.add(f"{path}.date", date_old, date_new, detail=f"{kind} ({date_type})" if date_type else kind)
             return
-    type_old, type_new = old.get("type"), new.get("type")
-    if type_old != type_new:
-        out.add(
-            f"{path}.type",
-            type_old,
-            type_new,
-            detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}",
-        )
+    _diff_type(out, path, old, new, folds=date_old != date_new)
     _diff_fields(out, path, old, new, skip=("date", "type"))
+
+
+def _diff_type(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any], *, folds: bool) -> None:
+    """The ESTIMATED/ACTUAL type of a date or an enrollment; part of the value's event when both moved."""
+    type_old, type_new = old.get("type"), new.get("type")
+    if type_old == type_new:
+        return
+    out.add(f"{path}.type", type_old, type_new, detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}")
+    if folds:
+        out.fold_type_change(type_old, type_new)
 
 
 def _partial_date(text: str) -> tuple[date, int] | None:
@@ -589,14 +606,7 @@ def _diff_enrollment(out: _Events, path: str, old: dict[str, Any], new: dict[str
         else:
             detail = f"from {count_old}"
         out.add(f"{path}.count", count_old, count_new, percent=percent, unknown=unknown, detail=detail)
-    type_old, type_new = old.get("type"), new.get("type")
-    if type_old != type_new:
-        out.add(
-            f"{path}.type",
-            type_old,
-            type_new,
-            detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}",
-        )
+    _diff_type(out, path, old, new, folds=count_old != count_new)
     _diff_fields(out, path, old, new, skip=("count", "type"))
 
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.old} is {old_id} but {args.new} is {new_id}: not two versions of one study"
             )
         events = diff_studies(old, new, thresholds=thresholds)
-        output = render(events, args.format)
+        output = render(events, args.format, new)
     except InputError as exc:
         print(f"trialwatch diff: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -104,7 +104,7 @@ def load_study(path: Path) -> dict[str, Any]:
     return data
 
 
-def render(events: list[ChangeEvent], fmt: str) -> str:
+def render(events: list[ChangeEvent], fmt: str, new: dict | None = None) -> str:
     if fmt == "json":
         return json.dumps([event.to_dict() for event in events], indent=2, ensure_ascii=False)
     try:
@@ -113,4 +113,8 @@ def render(events: list[ChangeEvent], fmt: str) -> str:
         raise InputError(
             f"--format {fmt} needs the digest templates (trialwatch.digest.render): {exc}"
         ) from None
-    return render_event_list(events, fmt)
+    from trialwatch.digest.render import TrialInfo
+    from trialwatch.records import brief_title, overall_status
+
+    trials = {nct_id_of(new): TrialInfo(brief_title(new), overall_status(new))} if new else None
+    return render_event_list(events, fmt, trials)

@@ -141,12 +141,29 @@ def test_primary_completion_slip_of_30_days_is_minor() -> None:
     ]
 
 
-def test_primary_completion_reached_reports_date_and_type() -> None:
+def test_primary_completion_reached_reports_date_and_type_as_one_change() -> None:
     old, new = changed(BIOSS)
     protocol(new)["statusModule"]["primaryCompletionDateStruct"] = {"date": "2019-12-20", "type": "ACTUAL"}
+    [event] = diff_studies(old, new)
+    assert facts([event]) == [
+        (
+            "dates",
+            "Primary completion date",
+            "2019-12-30",
+            "2019-12-20",
+            "minor",
+            "moved 10 days earlier; ESTIMATED → ACTUAL",
+        )
+    ]
+    assert event.extra["type"] == {"old": "ESTIMATED", "new": "ACTUAL"}
+
+
+def test_enrollment_count_and_type_as_one_change_keeps_the_higher_severity() -> None:
+    old, new = changed(BIOSS)
+    protocol(new)["designModule"]["enrollmentInfo"] = {"count": 102, "type": "ACTUAL"}
+    # +2% alone is minor; ESTIMATED → ACTUAL alone is major: together one major change.
     assert facts(diff_studies(old, new)) == [
-        ("dates", "Primary completion date", "2019-12-30", "2019-12-20", "minor", "moved 10 days earlier"),
-        ("dates", "Primary completion date type", "ESTIMATED", "ACTUAL", "minor", "ESTIMATED → ACTUAL"),
+        ("enrollment", "Enrollment", 100, 102, "major", "+2.0%; ESTIMATED → ACTUAL")
     ]
 
 

@@ -287,6 +287,15 @@ def change_view(event: ChangeEvent) -> ChangeView:
         severity=event.severity, category=event.category, field=event.field, old=old_text, new=new_text
     )
     detail = " ".join(str(event.detail or "").split())
+    type_change = extra.get("type")
+    if isinstance(type_change, dict) and not isinstance(old, dict) and not isinstance(new, dict):
+        # A value and its ESTIMATED/ACTUAL type moved together: "12 (estimated) → 6 (actual)".
+        type_old, type_new = type_change.get("old"), type_change.get("new")
+        if type_old:
+            view.old = f"{view.old} ({str(type_old).lower()})"
+        if type_new:
+            view.new = f"{view.new} ({str(type_new).lower()})"
+        detail = detail.replace(f"{type_old or 'not stated'} → {type_new or 'not stated'}", "").strip("; ")
 
     if event.category == "dates":
         slip = date_slip_days(old, new)
@@ -551,7 +560,11 @@ def digest_view(
     )
 
 
-def render_event_list(events: list[ChangeEvent], fmt: Literal["text", "html"] = "text") -> str:
+def render_event_list(
+    events: list[ChangeEvent],
+    fmt: Literal["text", "html"] = "text",
+    trials: dict[str, TrialInfo] | None = None,
+) -> str:
     """The digest's rendering of a bare list of events (``trialwatch diff --format text|html``)."""
     if fmt not in ("text", "html"):
         raise ValueError(f"unknown format {fmt!r}; expected 'text' or 'html'")
@@ -561,7 +574,7 @@ def render_event_list(events: list[ChangeEvent], fmt: Literal["text", "html"] = 
     view = digest_view(
         heading=heading,
         sections=[(None, items)],
-        trials={},
+        trials=trials or {},
         health=None,
         period_label="",
         generated_at=datetime.now(UTC),
