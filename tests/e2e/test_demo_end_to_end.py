@@ -41,11 +41,11 @@ def test_day_two_digest_names_both_seed_trials_with_old_and_new_status_and_enrol
     assert "version 5 (2026-10-08), compared with version 4" in first
     assert "Recruiting -> Active, not recruiting" in first
     assert "Active, not recruiting -> Completed" in first
-    assert "12 -> 6" in first
+    assert "12 (estimated) -> 6 (actual)" in first
     assert "NCT02185781?tab=history&a=3&b=4" in first
     # NCT04327037: one new version.
     assert "Recruiting -> Completed" in second
-    assert "20 -> 10" in second
+    assert "20 (estimated) -> 10 (actual)" in second
     assert "NCT04327037?tab=history&a=2&b=3" in second
 
 
