@@ -78,3 +78,20 @@ def pg_store(pg_url: str):  # type: ignore[no-untyped-def]
     instance.upgrade()
     yield instance
     instance.dispose()
+
+
+@pytest.fixture(scope="session")
+def replay_registry():  # type: ignore[no-untyped-def]
+    """The recorded registry, loaded once."""
+    from trialwatch.replay.server import ReplayRegistry
+
+    return ReplayRegistry()
+
+
+@pytest.fixture
+def replay(replay_registry):  # type: ignore[no-untyped-def]
+    """A fresh replay server on a loopback port (day 1, no faults, empty request log) per test."""
+    from trialwatch.replay.server import ReplayServer
+
+    with ReplayServer(replay_registry, day=1) as server:
+        yield server

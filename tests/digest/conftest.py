@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from trialwatch.events import ChangeEvent
-from trialwatch.store.models import ChangeEventRow, Study, SyncRun, WatchlistTrial
+from trialwatch.store.models import Study, SyncRun, WatchlistTrial
+from trialwatch.store.repository import event_row
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "trialwatch" / "replay" / "data" / "samples"
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
@@ -213,22 +214,7 @@ def seed(store: Any, *, detected_at: datetime = NOW - timedelta(hours=1)) -> lis
 
 
 def add_event(session: Any, event: ChangeEvent, detected_at: datetime = NOW - timedelta(hours=1)) -> int:
-    row = ChangeEventRow(
-        nct_id=event.nct_id,
-        category=event.category,
-        field=event.field,
-        path=event.path,
-        old=event.old,
-        new=event.new,
-        severity=event.severity,
-        detail=event.detail,
-        old_version=event.old_version,
-        new_version=event.new_version,
-        old_version_date=event.old_version_date,
-        new_version_date=event.new_version_date,
-        extra=event.extra,
-        detected_at=detected_at,
-    )
+    row = event_row(event, now=detected_at)
     session.add(row)
     session.flush()
     return row.id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,13 @@ from trialwatch import settings
 from trialwatch.diff import DIFF_STATS
 from trialwatch.pipeline import run_sync
 from trialwatch.registry.client import CtgovClient
-from trialwatch.replay.server import ReplayServer, serve
+from trialwatch.replay.server import ReplayServer
 from trialwatch.store import Store
 from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncRun
 from trialwatch.watchlists import Watchlist, load_watchlists
 
 
 SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
-
-
-@pytest.fixture
-def replay() -> Iterator[ReplayServer]:
-    with serve(day=1) as server:
-        yield server
 
 
 @pytest.fixture

@@ -29,17 +29,6 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.fixture(scope="session")
-def replay_registry() -> ReplayRegistry:
-    return ReplayRegistry()
-
-
-@pytest.fixture
-def replay(replay_registry: ReplayRegistry) -> Iterator[ReplayServer]:
-    with ReplayServer(replay_registry, day=1) as server:
-        yield server
-
-
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()

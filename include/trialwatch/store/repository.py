@@ -57,7 +57,10 @@ def touch_fetched(session: Session, nct_ids: Iterable[str], *, now: datetime | N
         )
 
 
-def _event_row(event: ChangeEvent, version_id: int | None, now: datetime, backfill: bool) -> ChangeEventRow:
+def event_row(
+    event: ChangeEvent, version_id: int | None = None, now: datetime | None = None, backfill: bool = False
+) -> ChangeEventRow:
+    """The table row for one event (the inverse of ``event_from_row``)."""
     return ChangeEventRow(
         nct_id=event.nct_id,
         version_id=version_id,
@@ -76,7 +79,7 @@ def _event_row(event: ChangeEvent, version_id: int | None, now: datetime, backfi
         new_hash=event.new_hash,
         extra=event.extra or None,
         backfill=backfill,
-        detected_at=now,
+        detected_at=now or utcnow(),
     )
 
 
@@ -137,7 +140,7 @@ def store_versions(
         session.add(row)
         session.flush()
         for event in version.events:
-            session.add(_event_row(event, row.id, now, version.backfill))
+            session.add(event_row(event, row.id, now, version.backfill))
         written += len(version.events)
         study.current_version_id = row.id
         study.current_hash = version.content_hash
@@ -167,7 +170,7 @@ def add_study_events(
         session.add(study)
         session.flush()
     for event in events:
-        session.add(_event_row(event, None, now, False))
+        session.add(event_row(event, None, now))
     if events:
         study.last_changed_at = now
         study.last_change_severity = _highest(events)
