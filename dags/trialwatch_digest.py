@@ -10,7 +10,8 @@ that a failed send is retried and a {cadence} digest goes out when its period st
 Only changes at or above **{min_severity}** are included.
 
 **Steps:** `prepare` renders the digest (HTML + text + CSV) into the outbox, one row per period and
-recipient, so a retried or re-run task never queues or sends the same digest twice; `send` delivers
+recipient, so a retried or re-run task never queues or sends the same digest twice, and refreshes
+the watchlist's Atom feed (`$TRIALWATCH_HOME/feeds/{name}.atom`, also at `/trialwatch/api/feeds/{name}.atom`); `send` delivers
 every queued row through the `smtp_default` connection and keeps failed ones queued for the next run.
 """
 
@@ -57,11 +58,16 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
 
         @task
         def prepare() -> list[int]:
+            from trialwatch import settings
+            from trialwatch.digest.feed import write_feed
             from trialwatch.digest.service import prepare_digests
 
             loaded = load_watchlists()
-            queued = prepare_digests(airflow_glue.store(), loaded.watchlists, watchlist=watchlist.name)
+            store = airflow_glue.store()
+            queued = prepare_digests(store, loaded.watchlists, watchlist=watchlist.name)
             log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
+            feed = write_feed(store, loaded.get(watchlist.name), settings.home() / "feeds")
+            log.info("Atom feed updated: %s", feed)
             return queued
 
         @task

@@ -220,6 +220,18 @@ def create_app(store: Store | None = None) -> FastAPI:
         """What the next digest of a watchlist would contain, without sending it."""
         return render_preview(holder.store, watchlist)
 
+    @api.get("/feeds/{watchlist}.atom", name="api_feed", response_class=Response)
+    def api_feed(watchlist: str) -> Response:
+        """The watchlist's changes as an Atom feed, for people who prefer a feed reader."""
+        from trialwatch.digest.feed import atom_feed
+        from trialwatch.watchlists import load_watchlists
+
+        try:
+            found = load_watchlists().get(watchlist)
+        except KeyError as missing:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(missing)) from missing
+        return Response(atom_feed(holder.store, found), media_type="application/atom+xml")
+
     @api.get("/health", name="api_health")
     def api_health(
         page: int = PageNumber, per_page: int = Query(20, ge=1, le=queries.MAX_PER_PAGE)

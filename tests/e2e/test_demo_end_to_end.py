@@ -15,8 +15,13 @@ pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
-def demo_mail(tmp_path_factory: pytest.TempPathFactory) -> list[email.message.EmailMessage]:
-    saved = run_demo(tmp_path_factory.mktemp("demo"))
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="module")
+def demo_mail(demo_dir: Path) -> list[email.message.EmailMessage]:
+    saved = run_demo(demo_dir)
     return [email.message_from_bytes(Path(p).read_bytes(), policy=email.policy.default) for p in saved]
 
 
@@ -62,3 +67,18 @@ def test_html_part_links_each_change_to_the_registry_comparison(demo_mail) -> No
     html = _nk_digest(demo_mail).get_body(preferencelist=("html",)).get_content()
     assert "https://clinicaltrials.gov/study/NCT02185781?tab=history&amp;a=" in html
     assert "https://clinicaltrials.gov/study/NCT04327037" in html
+
+
+def test_digest_carries_the_pipeline_health_footer(demo_mail) -> None:  # type: ignore[no-untyped-def]
+    text = _nk_digest(demo_mail).get_body(preferencelist=("plain",)).get_content()
+    assert "Pipeline health" in text
+    assert "Registry data as of: 2026-10-09T09:00:06" in text
+
+
+def test_digest_dag_refreshes_the_watchlist_feed(demo_mail, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    feed = ET.parse(demo_dir / "feeds" / "nk_cell_leukemia.atom").getroot()
+    entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+    text = ET.tostring(feed, encoding="unicode")
+    assert entries and "NCT02185781" in text and "NCT04327037" in text

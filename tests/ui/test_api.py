@@ -218,6 +218,17 @@ class TestPreview:
         assert "sandbox" in html_part.headers["content-security-policy"]
         assert client.get("/api/digests").json()["total"] == 1  # nothing was queued
 
+    def test_atom_feed_of_a_watchlist(self, client, watchlists, filled_store):
+        import xml.etree.ElementTree as ET
+
+        answer = client.get("/api/feeds/nk-cells.atom")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/atom+xml")
+        feed = ET.fromstring(answer.content)
+        entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+        assert entries and all(SEED in ET.tostring(entry, encoding="unicode") for entry in entries)
+        assert client.get("/api/feeds/nope.atom").status_code == 404
+
     def test_unknown_watchlist_is_explained(self, client, watchlists):
         body = client.get("/api/preview", params={"watchlist": "<nope>"}).json()
         assert body["message"] == "No watchlist named '<nope>' is configured (known: nk-cells)."
@@ -235,6 +246,7 @@ class TestAuthentication:
             "/api/digests",
             "/api/health",
             "/api/preview",
+            "/api/feeds/nk-cells.atom",
         ],
     )
     def test_api_without_credentials_is_401(self, anonymous, path):

@@ -10,6 +10,7 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -113,3 +114,13 @@ def atom_feed(store: Any, watchlist: Any, *, limit: int = 200) -> str:
             )
         _sub(entry, "summary", "\n".join(line for line in lines if line), type="text")
     return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_feed(store: Any, watchlist: Any, directory: Path) -> Path:
+    """Write the watchlist's feed to ``directory/<name>.atom`` (atomically), for a web server to serve."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{watchlist.name}.atom"
+    partial = target.with_suffix(".atom.partial")
+    partial.write_text(atom_feed(store, watchlist), encoding="utf-8")
+    partial.replace(target)
+    return target
