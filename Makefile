@@ -10,7 +10,7 @@ TEST_PG_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 REGISTRY ?= live
 TRIALWATCH_HOME ?= $(CURDIR)/.trialwatch
 
-.PHONY: setup demo test up lint browser screenshots bench clean
+.PHONY: setup demo test up up-demo lint browser screenshots bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ test: setup browser
 ## Airflow standalone with our DAGs and plugin on http://localhost:8080 (admin password printed at start).
 up: setup
 	REGISTRY=$(REGISTRY) TRIALWATCH_HOME=$(TRIALWATCH_HOME) bash scripts/up.sh
+
+## The demo's store in the UI: `make demo` first, then this (replay registry at day 2, where the demo ended).
+up-demo: setup
+	REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo bash scripts/up.sh
 
 browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \

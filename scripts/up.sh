@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # `make up`: Airflow standalone with trialwatch's DAGs and plugin, for the web UI and unattended runs.
-#   REGISTRY=live (default): clinicaltrials.gov.  REGISTRY=replay: the local replay registry on :8765.
+#   REGISTRY=live (default): clinicaltrials.gov.  REGISTRY=replay: the local replay registry on :8765,
+#   starting at REPLAY_DAY (default 1; `make up-demo` starts at day 2, where the demo ended).
 #   Mail: AIRFLOW_CONN_SMTP_DEFAULT if you set it; otherwise a local mail sink on :1025 that saves
 #   messages in $TRIALWATCH_HOME/mail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/.venv/bin
+# airflow standalone starts its components as `airflow ...` subprocesses: they must be on PATH.
+export PATH=$BIN:$PATH
 export TRIALWATCH_HOME=${TRIALWATCH_HOME:-$ROOT/.trialwatch}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$ROOT/.airflow}
 export AIRFLOW__CORE__DAGS_FOLDER=$ROOT/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER=$ROOT/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+# Standalone's LocalExecutor starts one worker process per slot (default 32); a few suffice here.
+export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-8}
 mkdir -p "$TRIALWATCH_HOME"
 
 children=()

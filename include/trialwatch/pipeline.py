@@ -32,6 +32,10 @@ DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000
 
 
+class OlderVersionServed(Exception):
+    """The registry answered with an older version than the one stored (a stale mirror or replay day)."""
+
+
 @dataclass
 class SyncPlan:
     run_id: int
@@ -155,6 +159,10 @@ def _version_chain(
     between are fetched again.
     """
     infos = history.versions(nct_id)
+    if known and after is not None and infos and infos[-1].version < after:
+        raise OlderVersionServed(
+            f"{nct_id}: the registry serves version {infos[-1].version}, older than the stored version {after}"
+        )
     if known:
         infos = [info for info in infos if info.version > after] if after is not None else infos[-1:]
     chain = [(history.study_at(nct_id, info.version), info.version, info.date) for info in infos[:-1]]
@@ -194,6 +202,14 @@ def record_study(
         log.warning("%s: version history unavailable (%s); diffing against the current record only", nct_id, exc)
         summary.notes.append(f"Version history unavailable ({exc}); changes are current-version diffs.")
         chain = []
+    except OlderVersionServed as exc:
+        # Never report a step back in time as a change: keep the newer stored version.
+        log.warning("%s; kept the stored version", exc)
+        summary.notes.append(f"{exc}; the stored version was kept.")
+        with store.session() as session:
+            repo.touch_fetched(session, [nct_id])
+        summary.unchanged = 1
+        return summary
     if not chain:
         chain = [(study, None, None)]
 

@@ -189,3 +189,17 @@ def test_day_one_and_two_on_postgres(pg_store: Store, replay: ReplayServer, clie
     summary = run_sync(pg_store, client, watchlists)
     assert sorted(summary.changed) == ["NCT02185781", "NCT04327037"]
     assert len(_events(pg_store, backfill=False)) == summary.events
+
+
+def test_an_older_version_served_later_is_not_reported_as_a_change(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781",))
+    replay.set_day(2)
+    run_sync(store, client, [watchlist])
+    replay.set_day(1)  # a stale mirror: version 3 after version 5 was stored
+    summary = run_sync(store, client, [watchlist])
+    assert (summary.unchanged, summary.versions, summary.events) == (1, 0, 0)
+    assert any("older than the stored version 5" in note for note in summary.notes)
+    with store.session() as session:
+        assert session.get(Study, "NCT02185781").overall_status == "COMPLETED"  # type: ignore[union-attr]
