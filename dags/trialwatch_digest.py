@@ -22,7 +22,6 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
-
 from trialwatch import airflow_glue
 from trialwatch.watchlists import Watchlist, load_watchlists
 
@@ -76,9 +75,7 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
 
             from trialwatch.digest.service import send_queued
 
-            report = send_queued(
-                airflow_glue.store(), airflow_glue.smtp_settings(), watchlist=watchlist.name
-            )
+            report = send_queued(airflow_glue.store(), airflow_glue.smtp_settings(), watchlist=watchlist.name)
             return asdict(report)
 
         prepare() >> send()

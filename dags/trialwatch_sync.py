@@ -25,7 +25,6 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_context, task
-
 from trialwatch import airflow_glue
 
 log = logging.getLogger("airflow.task")
@@ -87,7 +86,9 @@ def trialwatch_sync() -> None:
             log.error("skipping a broken watchlist: %s", error)
         store = airflow_glue.store()
         store.upgrade()
-        sync_plan = plan_sync(store, airflow_glue.ctgov_client(), loaded.watchlists, only_ids=params["nct_ids"])
+        sync_plan = plan_sync(
+            store, airflow_glue.ctgov_client(), loaded.watchlists, only_ids=params["nct_ids"]
+        )
         return sync_plan.mapped_batches()
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=airflow_glue.FETCH_CONCURRENCY)

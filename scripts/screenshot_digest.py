@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
-
 from trialwatch import settings
 from trialwatch.store import Store
 from trialwatch.store.models import DigestOutbox

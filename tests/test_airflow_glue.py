@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from trialwatch import airflow_glue, settings
 
 
-def test_registry_defaults_to_clinicaltrials_gov_at_one_request_per_second(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_defaults_to_clinicaltrials_gov_at_one_request_per_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_CTGOV_API", raising=False)
     monkeypatch.delenv("TRIALWATCH_API_URL", raising=False)
     client = airflow_glue.ctgov_client()
@@ -39,8 +40,16 @@ def test_registry_connection_sets_url_interval_and_history(monkeypatch: pytest.M
 def test_store_connection_wins_over_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_TRIALWATCH_STORE",
-        json.dumps({"conn_type": "postgres", "host": "db.internal", "login": "tw", "password": "pw",
-                    "schema": "trialwatch", "port": 5432}),
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "db.internal",
+                "login": "tw",
+                "password": "pw",
+                "schema": "trialwatch",
+                "port": 5432,
+            }
+        ),
     )
     store = airflow_glue.store()
     assert store.url.startswith("postgresql+psycopg2://tw:pw@db.internal:5432/trialwatch")
@@ -55,11 +64,24 @@ def test_store_defaults_to_sqlite_in_trialwatch_home(monkeypatch: pytest.MonkeyP
 def test_smtp_keeps_tls_and_certificate_checks_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps({"conn_type": "smtp", "host": "mail.example.org", "port": 587, "login": "u", "password": "p",
-                    "extra": {"from_email": "tw@example.org"}}),
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "mail.example.org",
+                "port": 587,
+                "login": "u",
+                "password": "p",
+                "extra": {"from_email": "tw@example.org"},
+            }
+        ),
     )
     smtp = airflow_glue.smtp_settings()
-    assert (smtp.host, smtp.port, smtp.starttls, smtp.verify_certificates) == ("mail.example.org", 587, True, True)
+    assert (smtp.host, smtp.port, smtp.starttls, smtp.verify_certificates) == (
+        "mail.example.org",
+        587,
+        True,
+        True,
+    )
     assert smtp.from_email == "tw@example.org"
 
 

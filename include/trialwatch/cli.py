@@ -16,8 +16,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "digest": ("trialwatch.digest.cli", "add_arguments", "preview or send watchlist digests"),
     "db": ("trialwatch.store.cli", "add_arguments", "manage the snapshot store (upgrade)"),
     "watchlists": ("trialwatch.watchlists", "add_arguments", "validate and list the watchlists"),
-    "mailsink": ("trialwatch.mailsink", "add_arguments", "run a local SMTP server that saves messages as files"),
-    "demo": ("trialwatch.demo", "add_arguments", "run the offline demo: replay day 1 and day 2, capture the digest"),
+    "mailsink": (
+        "trialwatch.mailsink",
+        "add_arguments",
+        "run a local SMTP server that saves messages as files",
+    ),
+    "demo": (
+        "trialwatch.demo",
+        "add_arguments",
+        "run the offline demo: replay day 1 and day 2, capture the digest",
+    ),
 }
 
 

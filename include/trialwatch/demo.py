@@ -64,6 +64,7 @@ def _airflow(args: list[str], env: dict[str, str], log_file: Path, what: str) ->
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
+            check=False,
         )
     print(f" {'ok' if result.returncode == 0 else 'FAILED'} ({time.monotonic() - started:.0f} s)")
     if result.returncode != 0:

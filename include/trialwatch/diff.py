@@ -92,7 +92,6 @@ class _Events:
             )
         )
 
-
     def fold_type_change(self, type_old: Any, type_new: Any) -> None:
         """Fold a date's or an enrollment's type change into the value event just added.
 
@@ -533,7 +532,9 @@ def _diff_type(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]
     type_old, type_new = old.get("type"), new.get("type")
     if type_old == type_new:
         return
-    out.add(f"{path}.type", type_old, type_new, detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}")
+    out.add(
+        f"{path}.type", type_old, type_new, detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}"
+    )
     if folds:
         out.fold_type_change(type_old, type_new)
 

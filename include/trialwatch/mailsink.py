@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 from aiosmtpd.controller import Controller
 
@@ -57,7 +58,7 @@ class MailSink:
     def saved(self) -> list[Path]:
         return list(self.handler.saved)
 
-    def __enter__(self) -> MailSink:
+    def __enter__(self) -> Self:
         self._controller.start()
         return self
 

@@ -51,7 +51,9 @@ class SyncPlan:
                 "nct_ids": batch,
                 "sync_run_id": self.run_id,
                 "data_timestamp": self.data_timestamp,
-                "thresholds": {nct_id: self.thresholds[nct_id] for nct_id in batch if self.thresholds.get(nct_id)},
+                "thresholds": {
+                    nct_id: self.thresholds[nct_id] for nct_id in batch if self.thresholds.get(nct_id)
+                },
             }
             for batch in self.batches or [[]]
         ]
@@ -128,7 +130,9 @@ def plan_sync(
             with store.session() as session:
                 left = repo.update_memberships(session, watchlist.name, members) if complete else []
                 for nct_id in left:
-                    event = left_query_event(nct_id, watchlist.name, ", ".join(q.name for q in watchlist.queries))
+                    event = left_query_event(
+                        nct_id, watchlist.name, ", ".join(q.name for q in watchlist.queries)
+                    )
                     repo.add_study_events(session, nct_id, [event])
             for nct_id in members:
                 wanted.setdefault(nct_id, None)
@@ -137,14 +141,16 @@ def plan_sync(
     with store.session() as session:
         run_id = repo.start_sync_run(session, data_timestamp=data_timestamp, requested=len(ids))
         if problems:
-            repo.add_to_sync_run(
-                session, run_id, failures=[{"nct_id": "", "error": p} for p in problems]
-            )
+            repo.add_to_sync_run(session, run_id, failures=[{"nct_id": "", "error": p} for p in problems])
     # Airflow maps at most [core] max_map_length (1024) batches: grow batches rather than fail.
     batch_size = max(batch_size, -(-len(ids) // MAX_BATCHES))
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     log.info(
-        "sync run %d: %d trials in %d batches (registry data of %s)", run_id, len(ids), len(batches), data_timestamp
+        "sync run %d: %d trials in %d batches (registry data of %s)",
+        run_id,
+        len(ids),
+        len(batches),
+        data_timestamp,
     )
     return SyncPlan(run_id=run_id, data_timestamp=data_timestamp, batches=batches, thresholds=thresholds)
 
@@ -199,7 +205,9 @@ def record_study(
             else []
         )
     except HistoryUnavailable as exc:
-        log.warning("%s: version history unavailable (%s); diffing against the current record only", nct_id, exc)
+        log.warning(
+            "%s: version history unavailable (%s); diffing against the current record only", nct_id, exc
+        )
         summary.notes.append(f"Version history unavailable ({exc}); changes are current-version diffs.")
         chain = []
     except OlderVersionServed as exc:
@@ -381,9 +389,15 @@ def run_sync(
 def add_sync_arguments(parser):  # type: ignore[no-untyped-def]
     parser.add_argument("--api", help="API v2 base URL (default: TRIALWATCH_API_URL or clinicaltrials.gov)")
     parser.add_argument("--store", help="store URL (default: TRIALWATCH_STORE_URL or a SQLite file)")
-    parser.add_argument("--ids", nargs="*", default=(), help="sync only these NCT ids (or URLs containing them)")
-    parser.add_argument("--no-history", action="store_true", help="do not read the registry's version history")
-    parser.add_argument("--min-interval", type=float, default=1.0, help="seconds between requests (default 1)")
+    parser.add_argument(
+        "--ids", nargs="*", default=(), help="sync only these NCT ids (or URLs containing them)"
+    )
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not read the registry's version history"
+    )
+    parser.add_argument(
+        "--min-interval", type=float, default=1.0, help="seconds between requests (default 1)"
+    )
     return _run_sync_command
 
 

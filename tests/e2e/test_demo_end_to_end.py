@@ -8,7 +8,6 @@ import email.policy
 from pathlib import Path
 
 import pytest
-
 from trialwatch.demo import run_demo
 
 pytestmark = pytest.mark.airflow

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-
 from trialwatch import settings
 from trialwatch.diff import DIFF_STATS
 from trialwatch.pipeline import run_sync
@@ -16,7 +15,6 @@ from trialwatch.replay.server import ReplayServer
 from trialwatch.store import Store
 from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncRun
 from trialwatch.watchlists import Watchlist, load_watchlists
-
 
 SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
 
@@ -70,7 +68,9 @@ def test_day_two_reports_each_new_registry_version_of_the_seed_trials(
         assert event.new_version_date is not None
 
 
-def test_noise_only_rebuild_stores_nothing(store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path) -> None:
+def test_noise_only_rebuild_stores_nothing(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
     """NCT02552212's day-2 copy differs only in derivedSection: no version, no event, no diff run."""
     watchlist = _watchlist(tmp_path, nct_ids=("NCT02552212",))
     run_sync(store, client, [watchlist])
@@ -122,7 +122,11 @@ def test_a_trial_that_leaves_a_query_is_reported(
 
     recruiting = Query(
         name="recruiting NK trials",
-        params={"query.cond": "acute leukemia", "query.intr": "NK cells", "filter.overallStatus": "RECRUITING"},
+        params={
+            "query.cond": "acute leukemia",
+            "query.intr": "NK cells",
+            "filter.overallStatus": "RECRUITING",
+        },
     )
     watchlist = _watchlist(tmp_path, queries=(recruiting,))
     assert run_sync(store, client, [watchlist]).requested == 2

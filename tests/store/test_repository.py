@@ -8,7 +8,6 @@ import threading
 
 import pytest
 from sqlalchemy import func, inspect, select
-
 from trialwatch import records, settings
 from trialwatch.events import ChangeEvent
 from trialwatch.store import Store
@@ -20,7 +19,9 @@ STUDY = json.loads((SAMPLES / "study_NCT03418623.json").read_text())
 NCT = "NCT03418623"
 
 
-def _version(study: dict, events: list[ChangeEvent] | None = None, version: int | None = None) -> repo.NewVersion:
+def _version(
+    study: dict, events: list[ChangeEvent] | None = None, version: int | None = None
+) -> repo.NewVersion:
     return repo.NewVersion(
         study=study, content_hash=records.content_hash(study), events=events or [], registry_version=version
     )
@@ -34,18 +35,34 @@ def _suspended() -> dict:
 
 def _exercise_versions(store: Store) -> None:
     with store.session() as session:
-        assert repo.store_versions(session, NCT, [_version(STUDY, version=3)], data_timestamp="2026-11-01T09:00:00") == 0
+        assert (
+            repo.store_versions(
+                session, NCT, [_version(STUDY, version=3)], data_timestamp="2026-11-01T09:00:00"
+            )
+            == 0
+        )
     suspended = _suspended()
     event = ChangeEvent(
-        category="status", field="Overall status", old="COMPLETED", new="SUSPENDED", severity="critical", nct_id=NCT
+        category="status",
+        field="Overall status",
+        old="COMPLETED",
+        new="SUSPENDED",
+        severity="critical",
+        nct_id=NCT,
     )
     with store.session() as session:
         assert repo.current_hashes(session, [NCT]) == {NCT: records.content_hash(STUDY)}
-        repo.store_versions(session, NCT, [_version(suspended, [event], 4)], data_timestamp="2026-11-02T09:00:00")
+        repo.store_versions(
+            session, NCT, [_version(suspended, [event], 4)], data_timestamp="2026-11-02T09:00:00"
+        )
     with store.session() as session:
         study, current = repo.current_version(session, NCT)
         assert study is not None and current is not None
-        assert (study.overall_status, study.registry_version, study.last_change_severity) == ("SUSPENDED", 4, "critical")
+        assert (study.overall_status, study.registry_version, study.last_change_severity) == (
+            "SUSPENDED",
+            4,
+            "critical",
+        )
         assert study.title == records.brief_title(STUDY)
         assert current.raw_json == suspended
         assert session.scalar(select(func.count()).select_from(StudyVersion)) == 2
@@ -64,7 +81,9 @@ def test_versions_and_events_on_postgres(pg_store: Store) -> None:
 
 
 def test_backfilled_events_do_not_count_as_news(store: Store) -> None:
-    event = ChangeEvent(category="status", field="Overall status", old="A", new="B", severity="major", nct_id=NCT)
+    event = ChangeEvent(
+        category="status", field="Overall status", old="A", new="B", severity="major", nct_id=NCT
+    )
     backfilled = _version(_suspended(), [event], 1)
     backfilled.backfill = True
     with store.session() as session:
@@ -97,7 +116,7 @@ def test_gone_and_alias_are_reported_once(store: Store) -> None:
 def _concurrent_sync_run_updates(store: Store) -> None:
     with store.session() as session:
         run_id = repo.start_sync_run(session, data_timestamp="2026-11-01T09:00:00", requested=40)
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def batch(n: int) -> None:
         try:
@@ -106,7 +125,7 @@ def _concurrent_sync_run_updates(store: Store) -> None:
                     repo.add_to_sync_run(
                         session, run_id, fetched=1, events=2, failures=[{"nct_id": f"B{n}-{i}", "error": "x"}]
                     )
-        except BaseException as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - a thread cannot raise into the test; surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=batch, args=(n,)) for n in range(8)]

@@ -189,7 +189,9 @@ def mark_gone(session: Session, nct_id: str, *, now: datetime | None = None) -> 
     return True
 
 
-def mark_alias(session: Session, requested_id: str, canonical_id: str, *, now: datetime | None = None) -> bool:
+def mark_alias(
+    session: Session, requested_id: str, canonical_id: str, *, now: datetime | None = None
+) -> bool:
     """Remember that ``requested_id`` now redirects to ``canonical_id``. True the first time."""
     now = now or utcnow()
     study = session.get(Study, requested_id)
@@ -224,7 +226,9 @@ def update_memberships(
         row = existing.get(nct_id)
         if row is None:
             session.add(
-                WatchlistTrial(watchlist=watchlist, nct_id=nct_id, via=via, first_seen_at=now, last_seen_at=now)
+                WatchlistTrial(
+                    watchlist=watchlist, nct_id=nct_id, via=via, first_seen_at=now, last_seen_at=now
+                )
             )
         else:
             row.via, row.last_seen_at, row.left_at = via, now, None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from alembic import context
-
 from trialwatch.store.models import Base
 
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")
 if connection is None:
-    from trialwatch.store.db import create_store_engine
     from trialwatch import settings
+    from trialwatch.store.db import create_store_engine
 
     connection = create_store_engine(settings.store_url()).connect()
 
