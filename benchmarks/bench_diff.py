@@ -1,4 +1,4 @@
-"""Change-detection cost on real records: a changed ~18 KB study, the 466 KB study, unchanged records.
+"""Change-detection cost on real records: changed ~12 KB and ~19 KB studies, the 466 KB study, unchanged records.
 
 Prints medians and a ratio table; asserts nothing about time. Target: the median diff of a changed
 ~20 KB record stays under 5 ms. Run: ``.venv/bin/python benchmarks/bench_diff.py [--runs 50]``.
@@ -40,13 +40,15 @@ def edited(study: dict[str, Any]) -> dict[str, Any]:
     protocol["statusModule"]["primaryCompletionDateStruct"]["date"] = "2027-03-01"
     enrollment = protocol["designModule"]["enrollmentInfo"]
     enrollment["count"] = int(enrollment["count"] * 1.25)
-    sites = protocol["contactsLocationsModule"]["locations"]
-    sites.pop(0)
-    sites[-1]["status"] = "WITHDRAWN"
+    sites = protocol.get("contactsLocationsModule", {}).get("locations", [])
+    if len(sites) >= 2:
+        sites.pop(0)
+        sites[-1]["status"] = "WITHDRAWN"
     eligibility = protocol["eligibilityModule"]
-    first_line = next(line for line in eligibility["eligibilityCriteria"].splitlines() if line[:1].isdigit())
+    lines = [line for line in eligibility["eligibilityCriteria"].splitlines() if line.strip()]
+    first_item = next((line for line in lines if line.lstrip()[:1].isdigit()), lines[1])
     eligibility["eligibilityCriteria"] = eligibility["eligibilityCriteria"].replace(
-        first_line, first_line + " (amended)"
+        first_item, first_item + " (amended)"
     )
     new["derivedSection"]["miscInfoModule"]["versionHolder"] = "2031-01-01"
     return new
@@ -75,10 +77,13 @@ def main() -> None:
     parser.add_argument("--unchanged", type=int, default=1000, help="unchanged records to push through")
     args = parser.parse_args()
 
+    # The API sends compact JSON: NCT02299791 is 19.1 KB on the wire, the "about 20 KB" record.
+    twenty = load("study_NCT02299791.json")
     medium = load("study_NCT03934567.json")
     large = load("page_NCT04280705_full_results_466KB.json")
     rows: list[tuple[str, float]] = []
-    for label, study in (("~18 KB NCT03934567", medium), ("466 KB NCT04280705", large)):
+    cases = (("~19 KB NCT02299791", twenty), ("~12 KB NCT03934567", medium), ("466 KB NCT04280705", large))
+    for label, study in cases:
         old_hash = records.content_hash(study)
         new = edited(study)
         _, events = diff_if_changed(study, old_hash, new)
@@ -93,7 +98,7 @@ def main() -> None:
     old_hash = records.content_hash(medium)
     new = edited(medium)
     plain = median_ms(lambda: DeepDiff(medium, new, ignore_order=True), max(5, args.runs // 10))
-    rows.append(("~18 KB plain DeepDiff(ignore_order) of whole records", plain))
+    rows.append(("~12 KB plain DeepDiff(ignore_order) of whole records", plain))
 
     studies = [study for study in (load(p.name) for p in sorted(SAMPLES.glob("study_*.json")))]
     pushed = [(study, records.content_hash(study), bookkeeping_only(study)) for study in studies]
@@ -106,7 +111,7 @@ def main() -> None:
 
     base = rows[0][1]
     print()
-    print(f"{'measure':<58} {'median ms':>10} {'x changed 18 KB':>16}")
+    print(f"{'measure':<58} {'median ms':>10} {'x changed 19 KB':>16}")
     for name, value in rows:
         print(f"{name:<58} {value:>10.3f} {value / base:>16.2f}")
     print()
@@ -116,7 +121,7 @@ def main() -> None:
         f"DeepDiff calls: {DIFF_STATS.deepdiff_calls}, settled by hash: {DIFF_STATS.hash_only}"
     )
     verdict = "meets" if base < TARGET_MS else "MISSES"
-    print(f"changed ~18 KB record: median {base:.3f} ms {verdict} the {TARGET_MS:.0f} ms target")
+    print(f"changed ~19 KB record: median {base:.3f} ms {verdict} the {TARGET_MS:.0f} ms target")
 
 
 if __name__ == "__main__":
