@@ -87,7 +87,11 @@ def trialwatch_sync() -> None:
         store = airflow_glue.store()
         store.upgrade()
         sync_plan = plan_sync(
-            store, airflow_glue.ctgov_client(), loaded.watchlists, only_ids=params["nct_ids"]
+            store,
+            airflow_glue.ctgov_client(),
+            loaded.watchlists,
+            only_ids=params["nct_ids"],
+            watchlist_errors=loaded.errors,
         )
         return sync_plan.mapped_batches()
 

@@ -112,14 +112,17 @@ def plan_sync(
     *,
     only_ids: Sequence[str] = (),
     batch_size: int = DEFAULT_BATCH_SIZE,
+    watchlist_errors: Sequence[object] = (),
 ) -> SyncPlan:
     """Resolve the watchlists to NCT ids, record memberships, open a sync run and split the work.
 
-    With ``only_ids`` the run fetches just those trials and leaves memberships alone.
+    With ``only_ids`` the run fetches just those trials and leaves memberships alone. Broken
+    watchlist files (``watchlist_errors``) are recorded with the run, so the digest's health footer
+    and the Trial Watch health page show them.
     """
     data_timestamp = client.version().get("dataTimestamp")
     thresholds: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
+    problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     wanted: dict[str, None] = {}
     if only_ids:
         wanted = dict.fromkeys(records.extract_nct_ids(" ".join(only_ids)))
@@ -364,9 +367,12 @@ def run_sync(
     only_ids: Sequence[str] = (),
     use_history: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    watchlist_errors: Sequence[object] = (),
 ) -> SyncSummary:
     """The whole sync in this process (the DAG runs the same three steps as tasks)."""
-    plan = plan_sync(store, client, watchlists, only_ids=only_ids, batch_size=batch_size)
+    plan = plan_sync(
+        store, client, watchlists, only_ids=only_ids, batch_size=batch_size, watchlist_errors=watchlist_errors
+    )
     summary = SyncSummary(run_id=plan.run_id, data_timestamp=plan.data_timestamp)
     for batch in plan.batches:
         summary.merge(
@@ -416,7 +422,14 @@ def _run_sync_command(args) -> int:  # type: ignore[no-untyped-def]
     )
     store = Store(args.store)
     store.upgrade()
-    summary = run_sync(store, client, loaded.watchlists, only_ids=args.ids, use_history=not args.no_history)
+    summary = run_sync(
+        store,
+        client,
+        loaded.watchlists,
+        only_ids=args.ids,
+        use_history=not args.no_history,
+        watchlist_errors=loaded.errors,
+    )
     print(
         f"sync run {summary.run_id} {summary.status}: {summary.fetched}/{summary.requested} fetched, "
         f"{summary.versions} new versions, {summary.events} events"

@@ -207,3 +207,15 @@ def test_an_older_version_served_later_is_not_reported_as_a_change(
     assert any("older than the stored version 5" in note for note in summary.notes)
     with store.session() as session:
         assert session.get(Study, "NCT02185781").overall_status == "COMPLETED"  # type: ignore[union-attr]
+
+
+def test_a_broken_watchlist_is_reported_with_the_run_and_the_others_still_sync(
+    store: Store, client: CtgovClient, tmp_path: Path
+) -> None:
+    (tmp_path / "good.yaml").write_text("title: Good\ntrials: [NCT03418623]\nrecipients: [a@example.org]\n")
+    (tmp_path / "broken.yaml").write_text("title: Broken\ntrials: [not-an-id]\n")
+    loaded = load_watchlists(tmp_path)
+    summary = run_sync(store, client, loaded.watchlists, watchlist_errors=loaded.errors)
+    assert summary.fetched == 1 and summary.status == "partial"
+    [failure] = summary.failures
+    assert failure["error"].startswith("watchlist skipped: ") and "broken.yaml" in failure["error"]
