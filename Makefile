@@ -37,9 +37,10 @@ up: setup
 up-demo: setup
 	REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo bash scripts/up.sh
 
+## Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
 browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## Regenerate the screenshots in docs/: the demo's day-2 digest as sent, and the Trial Watch pages.
 screenshots: setup browser
