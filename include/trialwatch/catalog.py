@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
@@ -62,6 +62,36 @@ class Thresholds:
                 raise ValueError(f"unknown threshold {key!r}; expected one of {sorted(known)}")
             values[key] = _threshold_value(key, raw)
         return cls(**values)
+
+    @classmethod
+    def most_sensitive(cls, many: Iterable[Thresholds]) -> Thresholds:
+        """The thresholds for a trial several watchlists watch: the lowest limits and every critical status.
+
+        Events are stored once per trial, so they are rated for the most demanding watchlist; none of
+        them then misses a change it asked to hear about as major.
+        """
+        many = list(many)
+        if not many:
+            return cls()
+
+        def lowest(values: Iterable[float | int | None]) -> Any:
+            present = [value for value in values if value is not None]
+            return min(present) if present else None
+
+        statuses: dict[str, None] = {}
+        for thresholds in many:
+            statuses.update(dict.fromkeys(thresholds.critical_statuses))
+        return cls(
+            enrollment_major_pct=lowest(t.enrollment_major_pct for t in many),
+            primary_completion_major_days=lowest(t.primary_completion_major_days for t in many),
+            completion_major_days=lowest(t.completion_major_days for t in many),
+            start_major_days=lowest(t.start_major_days for t in many),
+            critical_statuses=tuple(statuses),
+        )
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The inverse of ``from_mapping`` (JSON-serialisable, for Airflow's XCom)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
 
 def _threshold_value(key: str, raw: Any) -> Any:

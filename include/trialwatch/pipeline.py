@@ -41,7 +41,7 @@ class SyncPlan:
     run_id: int
     data_timestamp: str | None
     batches: list[list[str]]
-    # nct_id -> the diff thresholds of the watchlist that watches it (the first, when several do).
+    # nct_id -> diff thresholds, for trials whose watchlists set any (the most sensitive of them).
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def mapped_batches(self) -> list[dict[str, Any]]:
@@ -121,7 +121,7 @@ def plan_sync(
     and the Trial Watch health page show them.
     """
     data_timestamp = client.version().get("dataTimestamp")
-    thresholds: dict[str, dict[str, Any]] = {}
+    watched_with: dict[str, list[Thresholds]] = {}
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     wanted: dict[str, None] = {}
     if only_ids:
@@ -137,10 +137,16 @@ def plan_sync(
                         nct_id, watchlist.name, ", ".join(q.name for q in watchlist.queries)
                     )
                     repo.add_study_events(session, nct_id, [event])
+            own = Thresholds.from_mapping(watchlist.thresholds)
             for nct_id in members:
                 wanted.setdefault(nct_id, None)
-                thresholds.setdefault(nct_id, dict(watchlist.thresholds))
+                watched_with.setdefault(nct_id, []).append(own)
     ids = list(wanted)
+    thresholds = {
+        nct_id: Thresholds.most_sensitive(each).to_mapping()
+        for nct_id, each in watched_with.items()
+        if any(t != Thresholds() for t in each)
+    }
     with store.session() as session:
         run_id = repo.start_sync_run(session, data_timestamp=data_timestamp, requested=len(ids))
         if problems:

@@ -219,3 +219,33 @@ def test_a_broken_watchlist_is_reported_with_the_run_and_the_others_still_sync(
     assert summary.fetched == 1 and summary.status == "partial"
     [failure] = summary.failures
     assert failure["error"].startswith("watchlist skipped: ") and "broken.yaml" in failure["error"]
+
+
+@pytest.mark.parametrize(
+    ("watchlists_thresholds", "severity"),
+    [
+        ([{"primary_completion_major_days": 120}], "minor"),
+        # A second watchlist with the default 90 days: events are rated for the more demanding one.
+        ([{"primary_completion_major_days": 120}, {}], "major"),
+    ],
+)
+def test_thresholds_per_watchlist_rate_the_primary_completion_move(
+    store: Store,
+    replay: ReplayServer,
+    client: CtgovClient,
+    tmp_path: Path,
+    watchlists_thresholds: list[dict],
+    severity: str,
+) -> None:
+    watchlists = [
+        Watchlist(
+            name=f"w{i}", path=tmp_path / f"w{i}.yaml", title="t", nct_ids=("NCT02185781",), thresholds=t
+        )
+        for i, t in enumerate(watchlists_thresholds)
+    ]
+    run_sync(store, client, watchlists)
+    replay.set_day(2)
+    run_sync(store, client, watchlists)
+    [moved] = [e for e in _events(store, backfill=False) if e.field == "Primary completion date"]
+    assert moved.detail.startswith("moved 92 days earlier")
+    assert moved.severity == severity
