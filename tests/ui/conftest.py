@@ -236,15 +236,25 @@ def fill_store(store) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-@pytest.fixture(scope="module")
-def filled_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def filled_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The same known rows on SQLite and on PostgreSQL (production's store)."""
+    from contextlib import ExitStack
+
     from trialwatch.store import Store
 
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('ui-store') / 'store.db'}")
-    store.upgrade()
-    fill_store(store)
-    yield store
-    store.dispose()
+    with ExitStack() as stack:
+        if request.param == "postgres":
+            from tests.conftest import throwaway_pg_database
+
+            url = stack.enter_context(throwaway_pg_database(request.getfixturevalue("pg_server_url")))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('ui-store') / 'store.db'}"
+        store = Store(url)
+        stack.callback(store.dispose)
+        store.upgrade()
+        fill_store(store)
+        yield store
 
 
 @pytest.fixture(scope="module")
