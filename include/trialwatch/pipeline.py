@@ -278,7 +278,25 @@ def record_study(
         summary.events,
         " (backfilled history)" if backfill and len(versions) > 1 else "",
     )
+    if not backfill:
+        for version in versions:
+            for event in version.events:
+                log.info(
+                    "  %s v%s [%s] %s: %s → %s %s",
+                    nct_id,
+                    "?" if event.new_version is None else event.new_version,
+                    event.severity,
+                    event.field,
+                    _short(event.old),
+                    _short(event.new),
+                    event.detail,
+                )
     return summary
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = " ".join(str(value).split()) if value is not None else "(none)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def sync_batch(
