@@ -62,7 +62,38 @@ def test_server_down_then_up_delivers_exactly_one_copy(seeded, smtp_server):
     assert all(len(ids) == 1 and sum(ids.values()) == 1 for ids in ids_per_recipient(handler).values())
     with seeded.session() as session:
         rows = session.scalars(select(DigestOutbox)).all()
-        assert {row.status for row in rows} == {"sent"} and {row.attempts for row in rows} == {2}
+        # An unreachable server does not use up attempts: only the delivery counts.
+        assert {row.status for row in rows} == {"sent"} and {row.attempts for row in rows} == {1}
+
+
+def test_a_long_mail_server_outage_loses_no_digest(seeded, smtp_server):
+    handler, controller = smtp_server
+    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    down = SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False, timeout=5)
+    for _ in range(12):  # twelve hourly runs, well past max_attempts
+        with pytest.raises(DigestDeliveryError):
+            send_queued(seeded, down, max_attempts=3)
+    report = send_queued(seeded, sink(controller), max_attempts=3)
+    assert sorted(r for _, r in report.sent) == sorted(RECIPIENTS)
+    assert all(sum(ids.values()) == 1 for ids in ids_per_recipient(handler).values())
+
+
+def test_a_row_being_sent_is_not_taken_by_a_second_sender_until_its_lease_expires(seeded):
+    from datetime import timedelta
+
+    from trialwatch.digest import outbox
+
+    [row_id, *_] = prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    with seeded.session() as session:
+        assert outbox.claim(session, row_id, NOW) is not None
+    with seeded.session() as session:
+        assert outbox.claim(session, row_id, NOW + timedelta(minutes=1)) is None
+        ready, _ = outbox.sendable(session, watchlist="nk", max_attempts=10, now=NOW + timedelta(minutes=1))
+        assert row_id not in ready
+    # The first sender died: after the lease the row is sent again (same Message-ID).
+    later = NOW + outbox.CLAIM_LEASE + timedelta(seconds=1)
+    with seeded.session() as session:
+        assert outbox.claim(session, row_id, later) is not None
 
 
 def test_refused_recipient_is_reported_others_delivered_then_retried(seeded, smtp_server):
@@ -201,8 +232,14 @@ def test_max_attempts_gives_up_and_reports_skipped(seeded, smtp_server):
     for _ in range(2):
         with pytest.raises(DigestDeliveryError):
             send_queued(seeded, sink(controller), max_attempts=2)
-    report = send_queued(seeded, sink(controller), max_attempts=2)
-    assert report.sent == [] and report.failed == [] and [r for _, r in report.skipped] == ["ana@example.org"]
+    # Given up on, but kept in the outbox, and every run fails loudly so someone looks.
+    with pytest.raises(DigestDeliveryError) as failure:
+        send_queued(seeded, sink(controller), max_attempts=2)
+    report = failure.value.report
+    assert report.sent == [] and [r for _, r in report.skipped] == ["ana@example.org"]
+    assert [r for r, _ in report.failed] == ["ana@example.org"]
+    assert "given up after 2 attempts" in report.failed[0][1]
+    assert handler.messages_for("ana@example.org") == []
 
 
 def test_combined_digest_one_email_with_a_section_per_watchlist(seeded, smtp_server):

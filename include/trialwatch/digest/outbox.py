@@ -7,9 +7,9 @@ joined with ``+`` in sorted order, so whichever watchlist's run prepares it firs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -82,17 +82,23 @@ def insert_once(session: Session, row: DigestOutbox) -> DigestOutbox:
         return existing
 
 
-def sendable(
-    session: Session, *, watchlist: str | None, max_attempts: int
-) -> tuple[list[int], list[DigestOutbox]]:
-    """Ids of rows to send now (queued, or failed under ``max_attempts``) and rows given up on."""
-    rows = list(
-        session.scalars(
-            select(DigestOutbox)
-            .where(DigestOutbox.status.in_(("queued", "failed")))
-            .order_by(DigestOutbox.id)
-        )
+# A sender that took a row and never finished (killed, crashed) loses it after this long.
+CLAIM_LEASE = timedelta(minutes=15)
+RETRYABLE = ("queued", "failed")
+
+
+def _takeable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        DigestOutbox.status.in_(RETRYABLE),
+        and_(DigestOutbox.status == "sending", DigestOutbox.claimed_at < now - CLAIM_LEASE),
     )
+
+
+def sendable(
+    session: Session, *, watchlist: str | None, max_attempts: int, now: datetime
+) -> tuple[list[int], list[DigestOutbox]]:
+    """Ids of rows to send now (queued, failed under ``max_attempts``, or an expired claim) and rows given up on."""
+    rows = list(session.scalars(select(DigestOutbox).where(_takeable(now)).order_by(DigestOutbox.id)))
     if watchlist is not None:
         rows = [row for row in rows if watchlist in members(row.watchlist)]
     ready = [row.id for row in rows if row.attempts < max_attempts]
@@ -108,19 +114,22 @@ class Claimed:
     message_id: str
 
 
-def claim(session: Session, row_id: int) -> Claimed | None:
-    """Count an attempt before sending (committed by the caller), unless another sender took the row."""
-    row = session.get(DigestOutbox, row_id)
-    if row is None or row.status not in ("queued", "failed"):
-        return None
+def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:
+    """Take the row for sending (committed by the caller), unless another sender has it.
+
+    The row moves to "sending" in one conditional UPDATE, so two digest runs that both list a
+    combined digest cannot both send it; a claim older than CLAIM_LEASE can be taken over.
+    """
     result = session.execute(
         update(DigestOutbox)
-        .where(DigestOutbox.id == row_id, DigestOutbox.attempts == row.attempts)
-        .values(attempts=row.attempts + 1)
+        .where(DigestOutbox.id == row_id, _takeable(now))
+        .values(status="sending", claimed_at=now, attempts=DigestOutbox.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         return None
+    row = session.get(DigestOutbox, row_id)
+    assert row is not None
     return Claimed(row.id, row.recipient, row.message, row.message_id)
 
 
@@ -133,10 +142,15 @@ def mark_sent(session: Session, row_id: int, when: datetime) -> None:
     )
 
 
-def mark_failed(session: Session, row_id: int, error: str) -> None:
+def mark_failed(session: Session, row_id: int, error: str, *, count_attempt: bool = True) -> None:
+    """Back to the queue with the error. ``count_attempt=False`` when no SMTP session could be opened:
+    an outage of the mail server must not use up a digest's attempts."""
+    values: dict[str, object] = {"status": "failed", "last_error": error[:2000], "claimed_at": None}
+    if not count_attempt:
+        values["attempts"] = DigestOutbox.attempts - 1
     session.execute(
         update(DigestOutbox)
         .where(DigestOutbox.id == row_id)
-        .values(status="failed", last_error=error[:2000])
+        .values(**values)
         .execution_options(synchronize_session=False)
     )

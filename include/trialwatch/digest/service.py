@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from trialwatch.events import SEVERITIES, at_least
@@ -368,6 +368,18 @@ def _sender() -> str:
     return os.environ.get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
 
 
+def _settled_high_water(session: Session) -> int:
+    """The highest event id below which no event can still appear.
+
+    PostgreSQL hands out ids before commit, so a sync still writing could commit a lower id after a
+    digest moved its cursor past it. A SHARE lock waits for those writers to finish (SQLite's
+    BEGIN IMMEDIATE already serialises writers).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE change_events IN SHARE MODE"))
+    return session.scalar(select(func.max(ChangeEventRow.id))) or 0
+
+
 def prepare_digests(
     store: Any,
     watchlists: list[Any],
@@ -387,7 +399,7 @@ def prepare_digests(
     notes = [base_url_note] if base_url_note else []
     ids: list[int] = []
     with store.session() as session:
-        high_water = session.scalar(select(func.max(ChangeEventRow.id))) or 0
+        high_water = _settled_high_water(session)
         for recipient in recipients:
             planned, existing = _plan(
                 session,
@@ -460,23 +472,27 @@ def send_queued(
     """
     report = SendReport()
     with store.session() as session:
-        ready, exhausted = outbox.sendable(session, watchlist=watchlist, max_attempts=max_attempts)
+        ready, exhausted = outbox.sendable(
+            session, watchlist=watchlist, max_attempts=max_attempts, now=datetime.now(UTC)
+        )
         report.skipped = [(row.id, row.recipient) for row in exhausted]
     for row in exhausted:
-        log.warning(
-            "digest %s for %s gave up after %d attempts: %s",
+        # Kept in the outbox (and in Trial Watch's digest list); the task fails below so it is seen.
+        log.error(
+            "digest %s for %s gave up after %d refused attempts: %s",
             row.id,
             row.recipient,
             row.attempts,
             row.last_error,
         )
+        report.failed.append((row.recipient, f"given up after {row.attempts} attempts: {row.last_error}"))
 
     connection = SmtpConnection(smtp)
     unreachable: str | None = None
     try:
         for row_id in ready:
             with store.session() as session:
-                claimed = outbox.claim(session, row_id)
+                claimed = outbox.claim(session, row_id, datetime.now(UTC))
             if claimed is None:
                 continue
             error: str | None = unreachable
@@ -492,7 +508,7 @@ def send_queued(
                 if error is None:
                     outbox.mark_sent(session, claimed.id, datetime.now(UTC))
                 else:
-                    outbox.mark_failed(session, claimed.id, error)
+                    outbox.mark_failed(session, claimed.id, error, count_attempt=unreachable is None)
             if error is None:
                 report.sent.append((claimed.id, claimed.recipient))
                 log.info("sent digest %s to %s", claimed.message_id, claimed.recipient)

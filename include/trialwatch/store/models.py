@@ -141,7 +141,9 @@ class DigestOutbox(Base):
     # Derived from (watchlist, period_key, recipient): a re-sent copy carries the same id.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)  # queued | sent | failed
+    status: Mapped[str] = mapped_column(
+        String(10), default="queued", index=True
+    )  # queued | sending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     first_event_id: Mapped[int | None] = mapped_column(Integer)
@@ -150,6 +152,8 @@ class DigestOutbox(Base):
     # The full RFC 5322 message as rendered, so a retry sends the same bytes and the UI can show it.
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When a sender took the row (status "sending"); a claim older than the lease is taken over.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("watchlist", "period_key", "recipient", name="uq_digest_outbox_key"),)
