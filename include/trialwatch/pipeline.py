@@ -148,7 +148,9 @@ def plan_sync(
         if any(t != Thresholds() for t in each)
     }
     with store.session() as session:
-        run_id = repo.start_sync_run(session, data_timestamp=data_timestamp, requested=len(ids))
+        run_id = repo.start_sync_run(
+            session, data_timestamp=data_timestamp, requested=len(ids), scope="ids" if only_ids else "full"
+        )
         if problems:
             repo.add_to_sync_run(session, run_id, failures=[{"nct_id": "", "error": p} for p in problems])
     # Airflow maps at most [core] max_map_length (1024) batches: grow batches rather than fail.

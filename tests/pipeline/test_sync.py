@@ -249,3 +249,35 @@ def test_thresholds_per_watchlist_rate_the_primary_completion_move(
     [moved] = [e for e in _events(store, backfill=False) if e.field == "Primary completion date"]
     assert moved.detail.startswith("moved 92 days earlier")
     assert moved.severity == severity
+
+
+def test_only_full_runs_that_fetched_most_trials_count_as_synced(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    from trialwatch.store.repository import last_data_timestamp
+
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT04327037"))
+    run_sync(store, client, [watchlist], only_ids=["NCT02185781"])
+    with store.session() as session:
+        assert last_data_timestamp(session) is None  # a manual run for one trial is not the day's sync
+    replay.inject(
+        r"^/api/v2/studies", status=200, times=None, content_type="text/html", body="<html>down</html>"
+    )
+    assert run_sync(store, client, [watchlist]).fetched == 0
+    with store.session() as session:
+        assert last_data_timestamp(session) is None  # nothing fetched: try this build again
+    replay.clear_faults()
+    run_sync(store, client, [watchlist])
+    with store.session() as session:
+        assert last_data_timestamp(session) == replay.data_timestamp
+
+
+def test_a_sync_run_whose_tasks_died_is_closed_as_failed_by_the_next(store: Store) -> None:
+    from trialwatch.store import repository as repo
+
+    with store.session() as session:
+        dead = repo.start_sync_run(session, data_timestamp="2026-10-05T09:00:04", requested=3)
+    with store.session() as session:
+        repo.start_sync_run(session, data_timestamp="2026-10-05T09:00:04", requested=3)
+    with store.session() as session:
+        assert session.get(SyncRun, dead).status == "failed"  # type: ignore[union-attr]

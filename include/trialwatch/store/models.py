@@ -120,6 +120,8 @@ class SyncRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(10), default="running")  # running | ok | partial | failed
+    # "full": every watched trial; "ids": a manual run for given trials (does not count as synced).
+    scope: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
     data_timestamp: Mapped[str | None] = mapped_column(String(19))
     studies_requested: Mapped[int] = mapped_column(Integer, default=0)
     studies_fetched: Mapped[int] = mapped_column(Integer, default=0)

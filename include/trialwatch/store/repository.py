@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from trialwatch import records
@@ -41,12 +41,6 @@ def current_version(session: Session, nct_id: str) -> tuple[Study | None, StudyV
     if study is None or study.current_version_id is None:
         return study, None
     return study, session.get(StudyVersion, study.current_version_id)
-
-
-def current_hashes(session: Session, nct_ids: Sequence[str]) -> dict[str, str | None]:
-    """nct_id -> stored content hash, in one query, so unchanged records cost no more reads."""
-    rows = session.execute(select(Study.nct_id, Study.current_hash).where(Study.nct_id.in_(nct_ids)))
-    return {nct_id: content_hash for nct_id, content_hash in rows}
 
 
 def touch_fetched(session: Session, nct_ids: Iterable[str], *, now: datetime | None = None) -> None:
@@ -240,11 +234,21 @@ def update_memberships(
     return left
 
 
-def start_sync_run(session: Session, *, data_timestamp: str | None, requested: int) -> int:
+def start_sync_run(
+    session: Session, *, data_timestamp: str | None, requested: int, scope: str = "full"
+) -> int:
+    """Open a sync run. Runs still "running" are closed as failed: their tasks died before finishing."""
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.status == "running")
+        .values(status="failed", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     run = SyncRun(
         started_at=utcnow(),
         data_timestamp=data_timestamp,
         studies_requested=requested,
+        scope=scope,
         failures=[],
         notes=[],
     )
@@ -289,14 +293,18 @@ def finish_sync_run(session: Session, run_id: int) -> SyncRun:
 
 
 def last_data_timestamp(session: Session) -> str | None:
-    """The registry data build the last complete sync saw."""
+    """The registry data build the last full sync saw, if it fetched most watched trials.
+
+    A manual run for a few trials, or a run that lost most of its trials to registry errors, does
+    not count: the next scheduled check syncs that build again.
+    """
     return session.scalar(
         select(SyncRun.data_timestamp)
-        .where(SyncRun.status.in_(("ok", "partial")))
+        .where(
+            SyncRun.scope == "full",
+            SyncRun.status.in_(("ok", "partial")),
+            SyncRun.studies_fetched * 2 >= SyncRun.studies_requested,
+        )
         .order_by(SyncRun.started_at.desc())
         .limit(1)
     )
-
-
-def count_events(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(ChangeEventRow)) or 0
