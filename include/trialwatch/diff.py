@@ -200,10 +200,13 @@ def alias_event(requested_id: str, canonical_id: str) -> ChangeEvent:
     )
 
 
+LEFT_QUERY_PATH = "record.leftQuery"
+
+
 def left_query_event(nct_id: str, watchlist: str, query_name: str) -> ChangeEvent:
     """A trial stopped matching the query that put it on a watchlist."""
     return _record_event(
-        "record.leftQuery",
+        LEFT_QUERY_PATH,
         nct_id,
         watchlist,
         None,

@@ -86,23 +86,37 @@ class SyncSummary(BatchSummary):
     status: str = "ok"
 
 
-def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> tuple[dict[str, str], list[str], bool]:
-    """nct_id -> "id" | "query" for one watchlist; plus failures; plus whether every query answered."""
-    members: dict[str, str] = {}
-    problems: list[str] = []
-    complete = True
+@dataclass
+class _Members:
+    """One watchlist resolved: nct_id -> "id" | "query", what went wrong, and whether it is the whole set."""
+
+    via: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    complete: bool = True
+
+
+def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
+    members = _Members()
     for query in watchlist.queries:
         try:
             found = client.search_ids(query.params, max_results=query.max_results)
         except RegistryError as exc:
-            complete = False
-            problems.append(f"watchlist {watchlist.name!r}, query {query.name!r}: {exc}")
+            members.complete = False
+            members.failures.append(f"watchlist {watchlist.name!r}, query {query.name!r}: {exc}")
             log.error("query %r of watchlist %r failed: %s", query.name, watchlist.name, exc)
             continue
         log.info("watchlist %r query %r matched %d trials", watchlist.name, query.name, len(found))
-        members.update({nct_id: "query" for nct_id in found})
-    members.update({nct_id: "id" for nct_id in watchlist.nct_ids})
-    return members, problems, complete
+        if len(found) >= query.max_results:
+            # Cut off: a trial missing from this answer may still match, so nobody "left" the query.
+            members.complete = False
+            members.notes.append(
+                f"Watchlist {watchlist.name!r}, query {query.name!r} reached max_results "
+                f"({query.max_results}): only the first {query.max_results} matches are watched."
+            )
+        members.via.update({nct_id: "query" for nct_id in found})
+    members.via.update({nct_id: "id" for nct_id in watchlist.nct_ids})
+    return members
 
 
 def plan_sync(
@@ -123,22 +137,27 @@ def plan_sync(
     data_timestamp = client.version().get("dataTimestamp")
     watched_with: dict[str, list[Thresholds]] = {}
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
+    notes: list[str] = []
     wanted: dict[str, None] = {}
     if only_ids:
         wanted = dict.fromkeys(records.extract_nct_ids(" ".join(only_ids)))
     else:
         for watchlist in watchlists:
-            members, failed, complete = _watched_ids(client, watchlist)
-            problems += failed
+            members = _watched_ids(client, watchlist)
+            problems += members.failures
+            notes += members.notes
+            now = repo.utcnow()  # one instant for "left" and its event, so the event still counts
             with store.session() as session:
-                left = repo.update_memberships(session, watchlist.name, members) if complete else []
+                left = repo.update_memberships(
+                    session, watchlist.name, members.via, now=now, mark_left=members.complete
+                )
                 for nct_id in left:
                     event = left_query_event(
                         nct_id, watchlist.name, ", ".join(q.name for q in watchlist.queries)
                     )
-                    repo.add_study_events(session, nct_id, [event])
+                    repo.add_study_events(session, nct_id, [event], now=now)
             own = Thresholds.from_mapping(watchlist.thresholds)
-            for nct_id in members:
+            for nct_id in members.via:
                 wanted.setdefault(nct_id, None)
                 watched_with.setdefault(nct_id, []).append(own)
     ids = list(wanted)
@@ -151,8 +170,9 @@ def plan_sync(
         run_id = repo.start_sync_run(
             session, data_timestamp=data_timestamp, requested=len(ids), scope="ids" if only_ids else "full"
         )
-        if problems:
-            repo.add_to_sync_run(session, run_id, failures=[{"nct_id": "", "error": p} for p in problems])
+        if problems or notes:
+            failures = [{"nct_id": "", "error": problem} for problem in problems]
+            repo.add_to_sync_run(session, run_id, failures=failures, notes=notes)
     # Airflow maps at most [core] max_map_length (1024) batches: grow batches rather than fail.
     batch_size = max(batch_size, -(-len(ids) // MAX_BATCHES))
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]

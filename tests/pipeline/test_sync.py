@@ -281,3 +281,40 @@ def test_a_sync_run_whose_tasks_died_is_closed_as_failed_by_the_next(store: Stor
         repo.start_sync_run(session, data_timestamp="2026-10-05T09:00:04", requested=3)
     with store.session() as session:
         assert session.get(SyncRun, dead).status == "failed"  # type: ignore[union-attr]
+
+
+def test_a_trial_removed_from_a_watchlist_leaves_its_digests(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    from trialwatch.digest.service import select_events
+
+    both = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT04327037"))
+    run_sync(store, client, [both])
+    fewer = _watchlist(tmp_path, nct_ids=("NCT04327037",))
+    replay.set_day(2)
+    run_sync(store, client, [fewer])
+    with store.session() as session:
+        events = select_events(session, fewer, after_id=None, up_to_id=10**9)
+    assert {e.event.nct_id for e in events} == {"NCT04327037"}
+
+
+def test_a_query_cut_off_at_max_results_marks_nobody_as_left(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    from trialwatch.watchlists import Query
+
+    wide = Query(name="NK", params={"query.cond": "acute leukemia", "query.intr": "NK cells"}, max_results=2)
+    narrow = Query(
+        name="NK", params={"query.cond": "acute leukemia", "query.intr": "NK cells"}, max_results=1
+    )
+    run_sync(store, client, [_watchlist(tmp_path, queries=(wide,))])
+    summary = run_sync(store, client, [_watchlist(tmp_path, queries=(narrow,))])
+    assert _events(store, path="record.leftQuery") == []
+    assert any(
+        "reached max_results (1)" in note for note in summary.notes + _run_notes(store, summary.run_id)
+    )
+
+
+def _run_notes(store: Store, run_id: int) -> list[str]:
+    with store.session() as session:
+        return list(session.get(SyncRun, run_id).notes)  # type: ignore[union-attr]

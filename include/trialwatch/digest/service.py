@@ -30,9 +30,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from trialwatch.diff import LEFT_QUERY_PATH
 from trialwatch.events import SEVERITIES, at_least
 from trialwatch.store.models import ChangeEventRow, DigestOutbox, Study, SyncRun, WatchlistTrial
 from trialwatch.store.repository import event_from_row
@@ -116,8 +117,11 @@ def _severities_from(minimum: str) -> list[str]:
 
 
 def _watched_filter(watchlist: Any) -> Any:
-    watched = ChangeEventRow.nct_id.in_(
-        select(WatchlistTrial.nct_id).where(WatchlistTrial.watchlist == watchlist.name)
+    # A trial's events count for a watchlist while it is on it: none after it left.
+    watched = exists().where(
+        WatchlistTrial.watchlist == watchlist.name,
+        WatchlistTrial.nct_id == ChangeEventRow.nct_id,
+        or_(WatchlistTrial.left_at.is_(None), ChangeEventRow.detected_at <= WatchlistTrial.left_at),
     )
     listed = tuple(getattr(watchlist, "nct_ids", ()) or ())
     return or_(watched, ChangeEventRow.nct_id.in_(listed)) if listed else watched
@@ -155,7 +159,12 @@ def select_events(
     query = query.order_by(ChangeEventRow.id.desc() if newest_first else ChangeEventRow.id)
     if limit is not None:
         query = query.limit(limit)
-    return [_to_stored(row) for row in session.scalars(query)]
+    return [_to_stored(row) for row in session.scalars(query) if _concerns(row, watchlist.name)]
+
+
+def _concerns(row: ChangeEventRow, watchlist: str) -> bool:
+    """A "left the query" event belongs to the watchlist whose query it left, not to every one watching."""
+    return row.path != LEFT_QUERY_PATH or (row.extra or {}).get("watchlist") == watchlist
 
 
 def trial_info(session: Session, nct_ids: set[str]) -> dict[str, TrialInfo]:

@@ -204,11 +204,13 @@ def update_memberships(
     members: dict[str, str],
     *,
     now: datetime | None = None,
+    mark_left: bool = True,
 ) -> list[str]:
     """Record which trials ``watchlist`` watches now (nct_id -> "id" | "query").
 
     Returns the ids that were found by a query before and are not watched any more: they left the
-    query, and the caller reports that once.
+    query, and the caller reports that once. With ``mark_left=False`` (a query failed or was cut
+    off, so ``members`` may be incomplete) nobody is marked as having left.
     """
     now = now or utcnow()
     existing = {
@@ -227,7 +229,7 @@ def update_memberships(
         else:
             row.via, row.last_seen_at, row.left_at = via, now, None
     for nct_id, row in existing.items():
-        if nct_id not in members and row.left_at is None:
+        if mark_left and nct_id not in members and row.left_at is None:
             row.left_at = now
             if row.via == "query":
                 left.append(nct_id)
