@@ -63,6 +63,7 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
 
             loaded = load_watchlists()
             store = airflow_glue.store()
+            store.upgrade()  # the digest may run before the first sync created the schema
             queued = prepare_digests(store, loaded.watchlists, watchlist=watchlist.name)
             log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
             feed = write_feed(store, loaded.get(watchlist.name), settings.home() / "feeds")

@@ -319,9 +319,15 @@ def _diff_protocol(out: _Events, old: dict[str, Any], new: dict[str, Any]) -> No
         path = f"protocolSection.{module}"
         handler = _MODULE_HANDLERS.get(module)
         if handler is not None and isinstance(before or {}, dict) and isinstance(after or {}, dict):
-            handler(out, path, before or {}, after or {})
-        else:
-            _diff_value(out, path, before, after)
+            written = len(out.items)
+            try:
+                handler(out, path, before or {}, after or {})
+                continue
+            except (TypeError, AttributeError, KeyError, ValueError):
+                # A module of a shape its handler does not expect (a string where a list belongs, a
+                # site that is not an object): report it as a plain value change, never crash.
+                del out.items[written:]
+        _diff_value(out, path, before, after)
 
 
 def _diff_value(out: _Events, path: str, old: Any, new: Any, detail: str = "") -> None:

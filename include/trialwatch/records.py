@@ -449,15 +449,25 @@ def _drop_noise(value: Any, shape: _Shape) -> None:
 # --- convenience readers ---------------------------------------------------------------------------------
 
 
+# The current-state columns are typed; a registry value of the wrong type is shown as unknown there
+# (the raw record keeps it) rather than failing the store on PostgreSQL.
+STATUS_MAX_CHARS = 40
+
+
 def brief_title(study: dict[str, Any]) -> str:
     ident = study.get("protocolSection", {}).get("identificationModule", {})
-    return ident.get("briefTitle") or ident.get("officialTitle") or ""
+    title = ident.get("briefTitle") or ident.get("officialTitle") or ""
+    return title if isinstance(title, str) else str(title)
 
 
 def overall_status(study: dict[str, Any]) -> str | None:
-    return study.get("protocolSection", {}).get("statusModule", {}).get("overallStatus")
+    status = study.get("protocolSection", {}).get("statusModule", {}).get("overallStatus")
+    return status if isinstance(status, str) and len(status) <= STATUS_MAX_CHARS else None
 
 
 def enrollment(study: dict[str, Any]) -> tuple[int | None, str | None]:
     info = study.get("protocolSection", {}).get("designModule", {}).get("enrollmentInfo", {})
-    return info.get("count"), info.get("type")
+    count, kind = info.get("count"), info.get("type")
+    count = count if isinstance(count, int) and not isinstance(count, bool) else None
+    kind = kind if isinstance(kind, str) and len(kind) <= 20 else None
+    return count, kind

@@ -69,7 +69,7 @@ class StoreHolder:
         # Routes run in a threadpool: open one engine, not one per concurrent first request.
         with self._opening:
             if self._store is None:
-                self._store = Store(settings.store_url())
+                self._store = Store(settings.store_url(), readonly=True)
             return self._store
 
     @contextmanager

@@ -510,3 +510,14 @@ def test_identity_events() -> None:
     assert "CLL recruiting" in left.detail and "cll-competitors" in left.detail
     note = history_unavailable_note("NCT05147467", "HTTP 404")
     assert (note.category, note.severity) == ("identity", "info")
+
+
+def test_a_module_of_unexpected_shape_is_reported_not_a_crash() -> None:
+    old, new = changed(BIOSS)
+    protocol(new)["outcomesModule"]["secondaryOutcomes"] = "see protocol"
+    protocol(new)["contactsLocationsModule"]["locations"] = ["Clinic A", {"facility": "B"}]
+    events = diff_studies(old, new)
+    reported = {e.path for e in events}
+    assert any(path.startswith("protocolSection.outcomesModule") for path in reported)
+    assert any(path.startswith("protocolSection.contactsLocationsModule") for path in reported)
+    assert "see protocol" in [e.new for e in events]

@@ -126,6 +126,29 @@ class TestSearch:
             }
         ]
 
+    def test_a_repeated_page_token_stops_with_an_error_instead_of_looping(
+        self, client: CtgovClient, replay: ReplayServer
+    ) -> None:
+        page = json.dumps(
+            {
+                "studies": [{"protocolSection": {"identificationModule": {"nctId": "NCT03418623"}}}],
+                "nextPageToken": "SAME",
+            }
+        )
+        replay.inject(
+            r"^/api/v2/studies\?", status=200, times=None, body=page, content_type="application/json"
+        )
+        with pytest.raises(RegistryError, match="repeated page token 'SAME'"):
+            list(client.search({"query.term": "anything"}))
+        assert len(replay.requests_to(r"^/api/v2/studies\?")) == 2
+
+    def test_a_redirect_to_another_host_is_refused(self, client: CtgovClient, replay: ReplayServer) -> None:
+        replay.inject(
+            r"^/api/v2/studies/NCT03418623", status=301, headers={"Location": "http://elsewhere.invalid/x"}
+        )
+        with pytest.raises(RegistryHTTPError, match="redirect to another host: http://elsewhere.invalid/x"):
+            client.get_study("NCT03418623")
+
 
 class TestFetchStudies:
     def test_batches_use_filter_ids(self, client: CtgovClient, replay: ReplayServer) -> None:

@@ -163,3 +163,29 @@ def test_upgrade_is_idempotent(store: Store) -> None:
 def test_sqlite_runs_in_wal_mode(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+@pytest.mark.postgres
+def test_odd_registry_values_do_not_break_the_typed_columns_on_postgres(pg_store: Store) -> None:
+    odd = copy.deepcopy(STUDY)
+    odd["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": "about 40", "type": "X" * 30}
+    odd["protocolSection"]["statusModule"]["overallStatus"] = "S" * 41
+    with pg_store.session() as session:
+        repo.store_versions(session, NCT, [_version(odd)], data_timestamp=None)
+    with pg_store.session() as session:
+        study, current = repo.current_version(session, NCT)
+        assert study is not None and current is not None
+        assert (study.overall_status, study.enrollment_count, study.enrollment_type) == (None, None, None)
+        assert current.raw_json == odd  # the record itself is kept as the registry sent it
+
+
+def test_a_reader_does_not_wait_for_a_writer_on_sqlite(store: Store) -> None:
+    """The UI reads while a sync holds the write lock: WAL lets it, as long as it takes no lock itself."""
+    reader = Store(store.url, readonly=True)
+    with store.session() as writing:
+        repo.start_sync_run(writing, data_timestamp=None, requested=1)
+        writing.flush()  # the writer holds SQLite's write lock until commit
+        # A locking reader would wait out the busy timeout here and then fail with "database is locked".
+        with reader.session() as reading:
+            assert reading.scalar(select(func.count()).select_from(SyncRun)) == 0
+    reader.dispose()

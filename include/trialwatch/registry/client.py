@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -216,10 +216,12 @@ class CtgovClient:
                 if max_results is not None and yielded >= max_results:
                     log.info("search: stopped at max_results=%d after %d page(s)", max_results, pages)
                     return
-            token = data.get("nextPageToken")
+            previous, token = token, data.get("nextPageToken")
             log.info("search: page %d had %d studies, %d so far", pages, len(studies), yielded)
             if not token or not studies:
                 return
+            if token == previous:
+                raise RegistryError(f"search {first_request}: the registry repeated page token {token!r}")
 
     def search_ids(self, params: Mapping[str, str], max_results: int | None = None) -> list[str]:
         """Just the nctIds a search matches (``fields=NCTId`` keeps the pages small)."""
@@ -349,7 +351,7 @@ class CtgovClient:
             self._wait_turn()
             try:
                 response = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:  # refused, reset, timed out, truncated body
                 full_url = requests.Request("GET", url, params=params).prepare().url
                 if attempt >= self.max_retries:
                     raise RegistryError(
@@ -365,7 +367,10 @@ class CtgovClient:
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
                     raise RegistryHTTPError(status, response.url, hint=f"more than {MAX_REDIRECTS} redirects")
-                url = urljoin(response.url, response.headers["Location"])
+                target = urljoin(response.url, response.headers["Location"])
+                if urlsplit(target).netloc != urlsplit(self.base_url).netloc:
+                    raise RegistryHTTPError(status, response.url, hint=f"redirect to another host: {target}")
+                url = target
                 params = None  # the Location already carries what the registry wants
                 redirected = True
                 continue

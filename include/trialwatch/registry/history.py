@@ -7,6 +7,7 @@ fall back to diffing the current version against the stored one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -78,6 +79,9 @@ class HistoryAdapter:
             raise HistoryUnavailable(f"{what} unavailable: {exc}") from exc
 
 
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _version_info(entry: Any, nct_id: str, url: str) -> VersionInfo:
     if not isinstance(entry, dict):
         raise HistoryUnavailable(
@@ -87,8 +91,10 @@ def _version_info(entry: Any, nct_id: str, url: str) -> VersionInfo:
     date = entry.get("date")
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise HistoryUnavailable(f"version list of {nct_id} from {url}: bad version number {version!r}")
-    if not isinstance(date, str) or not date:
-        raise HistoryUnavailable(f"version list of {nct_id} from {url}: version {version} has no date")
+    if not isinstance(date, str) or not _DATE_RE.fullmatch(date):
+        raise HistoryUnavailable(
+            f"version list of {nct_id} from {url}: version {version} has no yyyy-mm-dd date ({date!r})"
+        )
     status = entry.get("status")
     labels = entry.get("moduleLabels", [])
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):

@@ -36,7 +36,12 @@ def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str) -> Engine:
+def _begin_deferred(conn) -> None:  # type: ignore[no-untyped-def]
+    # Readers (the UI) take no write lock: under WAL they never wait for a sync that is writing.
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_store_engine(url: str, *, readonly: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -46,7 +51,7 @@ def create_store_engine(url: str) -> Engine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
         )
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin_deferred if readonly else _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -54,9 +59,10 @@ def create_store_engine(url: str) -> Engine:
 class Store:
     """The trialwatch store at one URL: a SQLite file by default, PostgreSQL in production."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
+        """``readonly``: for code that only reads (the UI); on SQLite its sessions take no write lock."""
         self.url = url or settings.store_url()
-        self.engine = create_store_engine(self.url)
+        self.engine = create_store_engine(self.url, readonly=readonly)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
