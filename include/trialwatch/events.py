@@ -26,7 +26,7 @@ CATEGORIES: tuple[str, ...] = (
     "other",
 )
 
-# Highest first, as DESIGN.md orders them.
+# Highest first, as docs/design.md orders them.
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "info")
 SEVERITY_RANK: dict[str, int] = {name: len(SEVERITIES) - i for i, name in enumerate(SEVERITIES)}
 
