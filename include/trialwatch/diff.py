@@ -122,7 +122,7 @@ def diff_studies(
     """The change events from ``old`` to ``new`` (API v2 study objects), most severe first."""
     old_canonical = records.canonical_form(old)
     new_canonical = records.canonical_form(new)
-    return _diff_canonical(
+    return diff_canonical(
         old_canonical,
         new_canonical,
         nct_id=records.nct_id_of(new),
@@ -162,7 +162,7 @@ def diff_if_changed(
     old_canonical = records.canonical_form(old)
     if old_canonical == new_canonical:  # stored under a hash of an earlier canonical form
         return new_hash, None
-    events = _diff_canonical(
+    events = diff_canonical(
         old_canonical,
         new_canonical,
         nct_id=records.nct_id_of(new),
@@ -239,7 +239,7 @@ def _record_event(
 # --- the comparison ----------------------------------------------------------------------------------------
 
 
-def _diff_canonical(
+def diff_canonical(
     old: dict[str, Any],
     new: dict[str, Any],
     *,
@@ -247,11 +247,12 @@ def _diff_canonical(
     thresholds: Thresholds | None,
     old_hash: str,
     new_hash: str,
-    old_version: int | None,
-    new_version: int | None,
-    old_version_date: str | None,
-    new_version_date: str | None,
+    old_version: int | None = None,
+    new_version: int | None = None,
+    old_version_date: str | None = None,
+    new_version_date: str | None = None,
 ) -> list[ChangeEvent]:
+    """``diff_studies`` on canonical forms (``records.canonical_form``) the caller already has."""
     DIFF_STATS.diff_runs += 1
     out = _Events(thresholds or Thresholds())
     for key in _keys(old, new):

@@ -15,7 +15,7 @@ from trialwatch import records
 from trialwatch.diff import (
     Thresholds,
     alias_event,
-    diff_studies,
+    diff_canonical,
     left_query_event,
     record_gone_event,
 )
@@ -219,7 +219,9 @@ def record_study(
     """Store one fetched record: nothing if its content is unchanged, else every new version."""
     summary = BatchSummary(fetched=1)
     nct_id = records.check_study(study)
-    new_hash = records.content_hash(study)
+    # Each version is put in canonical form once: for its hash and, if it changed, for the diff.
+    new_canonical = records.canonical_form(study)
+    new_hash = records.hash_canonical(new_canonical)
     with store.session() as session:
         _, stored = repo.current_version(session, nct_id)
         if stored is not None and stored.content_hash == new_hash:
@@ -253,21 +255,28 @@ def record_study(
         chain = [(study, None, None)]
 
     backfill = stored is None
-    prev_study = stored.raw_json if stored is not None else None
+    prev_canonical = records.canonical_form(stored.raw_json) if stored is not None else None
     prev_hash = stored.content_hash if stored is not None else None
     prev_version = stored.registry_version if stored is not None else None
     prev_date = stored.registry_version_date if stored is not None else None
     versions: list[repo.NewVersion] = []
     for version_study, version, version_date in chain:
-        version_hash = records.content_hash(version_study)
+        if version_study is study:
+            canonical, version_hash = new_canonical, new_hash
+        else:
+            canonical = records.canonical_form(version_study)
+            version_hash = records.hash_canonical(canonical)
         if version_hash == prev_hash:
             continue  # a registry version with no monitored change
         events = []
-        if prev_study is not None:
-            events = diff_studies(
-                prev_study,
-                version_study,
+        if prev_canonical is not None and prev_hash is not None:
+            events = diff_canonical(
+                prev_canonical,
+                canonical,
+                nct_id=nct_id,
                 thresholds=thresholds,
+                old_hash=prev_hash,
+                new_hash=version_hash,
                 old_version=prev_version,
                 new_version=version,
                 old_version_date=prev_date,
@@ -284,7 +293,7 @@ def record_study(
                 backfill=backfill,
             )
         )
-        prev_study, prev_hash, prev_version, prev_date = version_study, version_hash, version, version_date
+        prev_canonical, prev_hash, prev_version, prev_date = canonical, version_hash, version, version_date
 
     with store.session() as session:
         summary.events = repo.store_versions(session, nct_id, versions, data_timestamp=data_timestamp)
