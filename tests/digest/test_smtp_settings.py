@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from trialwatch.digest.cli import smtp_settings_from_env
 from trialwatch.digest.smtp import SmtpConfigError, SmtpSettings
+
+from .conftest import NOW
 
 
 def test_airflow_defaults_keep_tls_and_verification_on():
@@ -84,7 +87,7 @@ def test_settings_from_environment():
         smtp_settings_from_env({})
 
 
-def test_cli_preview_and_send(seeded, smtp_server, tmp_path, monkeypatch, capsys):
+def test_cli_preview_and_send(seeded, smtp_server, tmp_path, monkeypatch, capsys, time_machine):
     """`trialwatch digest preview` and `send` against the store and a watchlist file on disk."""
     from trialwatch.cli import main
 
@@ -99,6 +102,8 @@ def test_cli_preview_and_send(seeded, smtp_server, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("TRIALWATCH_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("TRIALWATCH_SMTP_PORT", str(controller.port))
     monkeypatch.setenv("TRIALWATCH_SMTP_STARTTLS", "false")
+    # The seeded events are dated NOW; a first digest looks back one period from the clock.
+    time_machine.move_to(NOW + timedelta(hours=1), tick=False)
 
     assert main(["digest", "preview", "nk", "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".csv", ".eml", ".html", ".txt", ".xml"]
