@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from trialwatch.diff import LEFT_QUERY_PATH
 from trialwatch.events import SEVERITIES, StoredEvent, at_least
@@ -23,6 +22,10 @@ from trialwatch.store.digests import SyncRunFacts
 from trialwatch.watchlists import Watchlist
 
 from .render import HealthView
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session  # a type only: every query is in trialwatch.store
+
 
 FIRST_DIGEST_LOOKBACK: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")

@@ -26,8 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from trialwatch.events import at_least
 from trialwatch.store import digests as stored
@@ -48,6 +47,10 @@ from .selection import (
     watched_ids,
 )
 from .smtp import SmtpConnection, SmtpRecipientRefused, SmtpSessionError, SmtpSettings, SmtpTransportError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session  # a type only: every query is in trialwatch.store
+
 
 log = logging.getLogger(__name__)
 
