@@ -53,8 +53,10 @@ bench: setup
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_ui_overview.py
 
+## ruff, then the import contracts in pyproject.toml (layers, no cycles; see docs/design.md).
 lint: setup
 	$(BIN)/ruff check include dags plugins tests benchmarks scripts
+	PYTHONPATH=include:plugins $(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

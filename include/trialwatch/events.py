@@ -6,6 +6,7 @@ Everything that reports a change speaks in ``ChangeEvent``s; nothing re-diffs re
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = (
@@ -97,3 +98,12 @@ class ChangeEvent:
     def from_dict(cls, data: dict[str, Any]) -> ChangeEvent:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class StoredEvent:
+    """A change event with what the store knows about it (row id, when it was detected)."""
+
+    event: ChangeEvent
+    id: int | None = None
+    detected_at: datetime | None = None

@@ -471,3 +471,53 @@ def enrollment(study: dict[str, Any]) -> tuple[int | None, str | None]:
     count = count if isinstance(count, int) and not isinstance(count, bool) else None
     kind = kind if isinstance(kind, str) and len(kind) <= 20 else None
     return count, kind
+
+
+@dataclass
+class TrialInfo:
+    """How a trial is named to a reader: its title and current overall status."""
+
+    title: str = ""
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class CurrentFacts:
+    """The few fields of a current record a reader looks for first; absent ones stay None (or empty)."""
+
+    phases: list[str]
+    study_type: str | None
+    lead_sponsor: str | None
+    conditions: list[str]
+    start_date: str | None
+    primary_completion_date: str | None
+    completion_date: str | None
+    last_update_posted: str | None
+    why_stopped: str | None
+
+
+def current_facts(study: dict[str, Any] | None) -> CurrentFacts:
+    """Those fields of ``study``; a date reads "2024-05 (actual)" when the registry gives its type."""
+    protocol = (study or {}).get("protocolSection") or {}
+    status = protocol.get("statusModule") or {}
+    design = protocol.get("designModule") or {}
+    sponsor = (protocol.get("sponsorCollaboratorsModule") or {}).get("leadSponsor") or {}
+
+    def date_of(key: str) -> str | None:
+        struct = status.get(key) or {}
+        if not struct.get("date"):
+            return None
+        kind = struct.get("type")
+        return f"{struct['date']} ({kind.lower()})" if kind else struct["date"]
+
+    return CurrentFacts(
+        phases=design.get("phases") or [],
+        study_type=design.get("studyType"),
+        lead_sponsor=sponsor.get("name"),
+        conditions=(protocol.get("conditionsModule") or {}).get("conditions") or [],
+        start_date=date_of("startDateStruct"),
+        primary_completion_date=date_of("primaryCompletionDateStruct"),
+        completion_date=date_of("completionDateStruct"),
+        last_update_posted=date_of("lastUpdatePostDateStruct"),
+        why_stopped=status.get("whyStopped"),
+    )

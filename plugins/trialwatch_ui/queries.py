@@ -1,109 +1,62 @@
-"""Read-only queries behind the Trial Watch pages and API.
+"""The store's read models (``trialwatch.store.read_models``) as plain dicts for the API and templates.
 
-Every list is paginated in SQL (LIMIT/OFFSET over an indexed ORDER BY) so a page costs the same
-with ten trials or the whole registry. Results are plain dicts, ready for JSON and for templates.
+No SQL here: this module only shapes typed records into JSON (ISO dates, a trial's summary fields at
+the top level) and parses a stored digest message for display.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
-from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
-from trialwatch.store.models import (
-    ChangeEventRow,
-    DigestOutbox,
-    Study,
-    StudyVersion,
-    SyncRun,
-    WatchlistTrial,
+from trialwatch.store import read_models as rm
+from trialwatch.store.read_models import (
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    OVERVIEW_SORTS,
+    NotFound,
+    Page,
+    PageRequest,
 )
 
-MAX_PER_PAGE = 200
-DEFAULT_PER_PAGE = 50
-
-_SEVERITY_ORDER = case(SEVERITY_RANK, value=Study.last_change_severity, else_=0)
-
-# Sort keys a client may ask for, each with a unique tie-breaker so pages never overlap.
-OVERVIEW_SORTS: dict[str, Sequence[Any]] = {
-    "last_change": (Study.last_changed_at, WatchlistTrial.nct_id),
-    "nct_id": (WatchlistTrial.nct_id,),
-    "title": (Study.title, WatchlistTrial.nct_id),
-    "status": (Study.overall_status, WatchlistTrial.nct_id),
-    "enrollment": (Study.enrollment_count, WatchlistTrial.nct_id),
-    "severity": (_SEVERITY_ORDER, Study.last_changed_at, WatchlistTrial.nct_id),
-    "watchlist": (WatchlistTrial.watchlist, WatchlistTrial.nct_id),
-}
-
-
-class NotFound(LookupError):
-    """The requested trial or digest is not in the store."""
+__all__ = [
+    "DEFAULT_PER_PAGE",
+    "MAX_PER_PAGE",
+    "OVERVIEW_SORTS",
+    "NotFound",
+    "PageRequest",
+    "digest",
+    "digests",
+    "health",
+    "message_parts",
+    "overview",
+    "search",
+    "trial",
+    "watchlist_counts",
+]
 
 
-@dataclass(frozen=True)
-class PageRequest:
-    """A 1-based page number and a bounded page size."""
-
-    page: int = 1
-    per_page: int = DEFAULT_PER_PAGE
-
-    def __post_init__(self) -> None:
-        if self.page < 1:
-            raise ValueError(f"page must be 1 or more, got {self.page}")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {self.per_page}")
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
+def plain(value: Any) -> Any:
+    """Dataclasses as dicts (field order kept), datetimes as ISO 8601, recursively through lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
-def _page_info(request: PageRequest, total: int) -> dict[str, int]:
-    pages = max(1, -(-total // request.per_page))
-    return {"page": request.page, "per_page": request.per_page, "total": total, "pages": pages}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _ordered(columns: Sequence[Any], descending: bool) -> list[Any]:
-    # NULLs last either way: a trial that never changed sorts after those that did.
-    return [
-        (column.desc() if descending else column.asc()).nulls_last() if i == 0 else column.asc()
-        for i, column in enumerate(columns)
-    ]
-
-
-def _study_summary(study: Study) -> dict[str, Any]:
-    return {
-        "nct_id": study.nct_id,
-        "title": study.title,
-        "overall_status": study.overall_status,
-        "enrollment_count": study.enrollment_count,
-        "enrollment_type": study.enrollment_type,
-        "last_changed_at": _iso(study.last_changed_at),
-        "last_change_severity": study.last_change_severity,
-        "gone": study.gone_at is not None,
-        "study_url": study_url(study.nct_id),
-    }
+def _page_info(page: Page[Any]) -> dict[str, int]:
+    return {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
 
 
 def watchlist_counts(session: Session) -> list[dict[str, Any]]:
-    """Each watchlist with how many trials it watches now (trials that left a query are not counted)."""
-    rows = session.execute(
-        select(WatchlistTrial.watchlist, func.count())
-        .where(WatchlistTrial.left_at.is_(None))
-        .group_by(WatchlistTrial.watchlist)
-        .order_by(WatchlistTrial.watchlist)
-    )
-    return [{"name": name, "trials": count} for name, count in rows]
+    return [plain(count) for count in rm.watchlist_counts(session)]
 
 
 def overview(
@@ -114,218 +67,30 @@ def overview(
     descending: bool = True,
     watchlist: str | None = None,
 ) -> dict[str, Any]:
-    """One page of (watchlist, trial) rows with each trial's current state and last change."""
-    if sort not in OVERVIEW_SORTS:
-        raise ValueError(f"unknown sort {sort!r}; expected one of {sorted(OVERVIEW_SORTS)}")
-    condition = WatchlistTrial.left_at.is_(None)
-    if watchlist:
-        condition = and_(condition, WatchlistTrial.watchlist == watchlist)
-    total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(condition)) or 0
-    query: Select[Any] = (
-        select(WatchlistTrial.watchlist, WatchlistTrial.via, Study)
-        .join(Study, Study.nct_id == WatchlistTrial.nct_id)
-        .where(condition)
-        .order_by(*_ordered(OVERVIEW_SORTS[sort], descending))
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    items = [
-        {"watchlist": name, "via": via, **_study_summary(study)}
-        for name, via, study in session.execute(query)
-    ]
+    result = rm.overview(session, page, sort=sort, descending=descending, watchlist=watchlist)
     return {
-        "items": items,
+        "items": [{"watchlist": row.watchlist, "via": row.via, **plain(row.study)} for row in result.items],
         "sort": sort,
         "order": "desc" if descending else "asc",
         "watchlist": watchlist,
-        **_page_info(page, total),
+        **_page_info(result),
     }
 
 
 def search(session: Session, text: str, page: PageRequest) -> dict[str, Any]:
-    """Trials whose NCT id starts with ``text`` or whose title contains it (case-insensitive)."""
-    needle = text.strip()
-    if not needle:
-        return {"items": [], "q": "", **_page_info(page, 0)}
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    condition = or_(
-        Study.nct_id.like(f"{escaped.upper()}%", escape="\\"),
-        func.lower(Study.title).like(f"%{escaped.lower()}%", escape="\\"),
-    )
-    total = session.scalar(select(func.count()).select_from(Study).where(condition)) or 0
-    # Exact id first, then the most recently changed.
-    exact_first = case((Study.nct_id == needle.upper(), 0), else_=1)
-    studies = session.scalars(
-        select(Study)
-        .where(condition)
-        .order_by(exact_first, Study.last_changed_at.desc().nulls_last(), Study.nct_id)
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    return {"items": [_study_summary(study) for study in studies], "q": needle, **_page_info(page, total)}
-
-
-def _current_facts(raw: dict[str, Any] | None) -> dict[str, Any]:
-    """The few fields of the current record a reader looks for first; absent ones stay None."""
-    protocol = (raw or {}).get("protocolSection") or {}
-    status = protocol.get("statusModule") or {}
-    design = protocol.get("designModule") or {}
-    sponsor = (protocol.get("sponsorCollaboratorsModule") or {}).get("leadSponsor") or {}
-
-    def date_of(key: str) -> str | None:
-        struct = status.get(key) or {}
-        if not struct.get("date"):
-            return None
-        kind = struct.get("type")
-        return f"{struct['date']} ({kind.lower()})" if kind else struct["date"]
-
-    return {
-        "phases": design.get("phases") or [],
-        "study_type": design.get("studyType"),
-        "lead_sponsor": sponsor.get("name"),
-        "conditions": (protocol.get("conditionsModule") or {}).get("conditions") or [],
-        "start_date": date_of("startDateStruct"),
-        "primary_completion_date": date_of("primaryCompletionDateStruct"),
-        "completion_date": date_of("completionDateStruct"),
-        "last_update_posted": date_of("lastUpdatePostDateStruct"),
-        "why_stopped": status.get("whyStopped"),
-    }
-
-
-def _event_dict(row: ChangeEventRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "category": row.category,
-        "field": row.field,
-        "path": row.path,
-        "old": row.old,
-        "new": row.new,
-        "severity": row.severity,
-        "detail": row.detail,
-        "old_version": row.old_version,
-        "new_version": row.new_version,
-        "old_version_date": row.old_version_date,
-        "new_version_date": row.new_version_date,
-        "backfill": bool(row.backfill),
-        "detected_at": _iso(row.detected_at),
-        "compare_url": compare_url(row.nct_id, row.old_version, row.new_version),
-    }
+    result = rm.search(session, text, page)
+    return {"items": plain(result.items), "q": text.strip(), **_page_info(result)}
 
 
 def trial(session: Session, nct_id: str) -> dict[str, Any]:
-    """A trial's current state and its timeline: stored versions, newest first, each with its events."""
-    nct_id = nct_id.strip().upper()
-    study = session.get(Study, nct_id)
-    if study is None:
-        raise NotFound(f"trial {nct_id} is not in the store")
-    current_raw = None
-    if study.current_version_id is not None:
-        current_raw = session.scalar(
-            select(StudyVersion.raw_json).where(StudyVersion.id == study.current_version_id)
-        )
-    versions = session.execute(
-        select(
-            StudyVersion.id,
-            StudyVersion.registry_version,
-            StudyVersion.registry_version_date,
-            StudyVersion.data_timestamp,
-            StudyVersion.fetched_at,
-            StudyVersion.source,
-            StudyVersion.content_hash,
-        )
-        .where(StudyVersion.nct_id == nct_id)
-        .order_by(StudyVersion.id.desc())
-    ).all()
-    events = session.scalars(
-        select(ChangeEventRow).where(ChangeEventRow.nct_id == nct_id).order_by(ChangeEventRow.id)
-    ).all()
-    by_version: dict[int | None, list[dict[str, Any]]] = {}
-    for event in events:
-        by_version.setdefault(event.version_id, []).append(_event_dict(event))
-    for group in by_version.values():
-        group.sort(key=lambda e: (-SEVERITY_RANK.get(e["severity"], 0), e["id"]))
-
-    timeline = []
-    for version in versions:
-        version_events = by_version.pop(version.id, [])
-        older = {e["old_version"] for e in version_events if e["old_version"] is not None}
-        timeline.append(
-            {
-                "version_id": version.id,
-                "registry_version": version.registry_version,
-                "registry_version_date": version.registry_version_date,
-                "data_timestamp": version.data_timestamp,
-                "fetched_at": _iso(version.fetched_at),
-                "source": version.source,
-                "content_hash": version.content_hash,
-                "current": version.id == study.current_version_id,
-                "events": version_events,
-                "compare_url": compare_url(nct_id, min(older) if older else None, version.registry_version)
-                if version_events
-                else None,
-            }
-        )
-    # Events not tied to a stored version (e.g. a trial leaving a watchlist's query).
-    unattached = [event for group in by_version.values() for event in group]
-    memberships = session.execute(
-        select(WatchlistTrial).where(WatchlistTrial.nct_id == nct_id).order_by(WatchlistTrial.watchlist)
-    ).scalars()
-    return {
-        **_study_summary(study),
-        "registry_version": study.registry_version,
-        "first_seen_at": _iso(study.first_seen_at),
-        "last_fetched_at": _iso(study.last_fetched_at),
-        "gone_at": _iso(study.gone_at),
-        "alias_of": study.alias_of,
-        "history_url": history_url(nct_id),
-        "current": _current_facts(current_raw),
-        "watchlists": [
-            {
-                "name": m.watchlist,
-                "via": m.via,
-                "first_seen_at": _iso(m.first_seen_at),
-                "left_at": _iso(m.left_at),
-            }
-            for m in memberships
-        ],
-        "timeline": timeline,
-        "other_events": unattached,
-        "event_count": len(events),
-    }
-
-
-def _digest_summary(row: DigestOutbox) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "watchlist": row.watchlist,
-        "period_key": row.period_key,
-        "recipient": row.recipient,
-        "subject": row.subject,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "event_count": row.event_count,
-        "created_at": _iso(row.created_at),
-        "sent_at": _iso(row.sent_at),
-    }
+    detail = rm.trial(session, nct_id)
+    data = plain(detail)
+    return {**data.pop("study"), **data}
 
 
 def digests(session: Session, page: PageRequest, *, watchlist: str | None = None) -> dict[str, Any]:
-    """Digests in the outbox, newest first (without their message bodies)."""
-    condition = DigestOutbox.watchlist == watchlist if watchlist else true()
-    total = session.scalar(select(func.count()).select_from(DigestOutbox).where(condition)) or 0
-    rows = session.scalars(
-        select(DigestOutbox)
-        .where(condition)
-        .order_by(DigestOutbox.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    return {
-        "items": [_digest_summary(row) for row in rows],
-        "watchlist": watchlist,
-        **_page_info(page, total),
-    }
+    result = rm.digests(session, page, watchlist=watchlist)
+    return {"items": plain(result.items), "watchlist": watchlist, **_page_info(result)}
 
 
 def message_parts(raw: bytes | str) -> dict[str, Any]:
@@ -350,54 +115,15 @@ def message_parts(raw: bytes | str) -> dict[str, Any]:
 
 def digest(session: Session, digest_id: int) -> dict[str, Any]:
     """One digest as it was sent: its outbox row and the parts of the stored RFC 5322 message."""
-    row = session.get(DigestOutbox, digest_id)
-    if row is None:
-        raise NotFound(f"digest {digest_id} is not in the outbox")
-    return {**_digest_summary(row), **message_parts(row.message)}
-
-
-def _sync_run_dict(run: SyncRun) -> dict[str, Any]:
-    duration = (
-        (run.finished_at - run.started_at).total_seconds()
-        if run.finished_at is not None and run.started_at is not None
-        else None
-    )
-    return {
-        "id": run.id,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "duration_seconds": duration,
-        "status": run.status,
-        "data_timestamp": run.data_timestamp,
-        "studies_requested": run.studies_requested,
-        "studies_fetched": run.studies_fetched,
-        "versions_added": run.versions_added,
-        "events_added": run.events_added,
-        "failures": run.failures or [],
-        "notes": run.notes or [],
-    }
+    stored = rm.digest(session, digest_id)
+    return {**plain(stored.summary), **message_parts(stored.message)}
 
 
 def health(session: Session, page: PageRequest) -> dict[str, Any]:
-    """Recent sync runs, newest first, plus the last successful one and store totals."""
-    total = session.scalar(select(func.count()).select_from(SyncRun)) or 0
-    runs = session.scalars(
-        select(SyncRun)
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    last_ok = session.scalar(
-        select(SyncRun).where(SyncRun.status == "ok").order_by(SyncRun.started_at.desc()).limit(1)
-    )
+    result = rm.health(session, page)
     return {
-        "items": [_sync_run_dict(run) for run in runs],
-        "last_ok": _sync_run_dict(last_ok) if last_ok is not None else None,
-        "totals": {
-            "trials": session.scalar(select(func.count()).select_from(Study)) or 0,
-            "versions": session.scalar(select(func.count()).select_from(StudyVersion)) or 0,
-            "events": session.scalar(select(func.count()).select_from(ChangeEventRow)) or 0,
-            "digests": session.scalar(select(func.count()).select_from(DigestOutbox)) or 0,
-        },
-        **_page_info(page, total),
+        "items": plain(result.runs.items),
+        "last_ok": plain(result.last_ok),
+        "totals": plain(result.totals),
+        **_page_info(result.runs),
     }

@@ -81,7 +81,7 @@ def test_a_long_mail_server_outage_loses_no_digest(seeded, smtp_server):
 def test_a_row_being_sent_is_not_taken_by_a_second_sender_until_its_lease_expires(seeded):
     from datetime import timedelta
 
-    from trialwatch.digest import outbox
+    from trialwatch.store import outbox
 
     [row_id, *_] = prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
     with seeded.session() as session:

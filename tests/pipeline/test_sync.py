@@ -286,7 +286,7 @@ def test_a_sync_run_whose_tasks_died_is_closed_as_failed_by_the_next(store: Stor
 def test_a_trial_removed_from_a_watchlist_leaves_its_digests(
     store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
 ) -> None:
-    from trialwatch.digest.service import select_events
+    from trialwatch.digest.selection import select_events
 
     both = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT04327037"))
     run_sync(store, client, [both])

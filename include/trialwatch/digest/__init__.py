@@ -1,8 +1,8 @@
-"""Watchlist digests: selection, rendering (HTML, text, CSV, Atom), the outbox and SMTP delivery.
+"""Watchlist digests: selection policy, rendering (HTML, text, CSV, Atom), the outbox and SMTP delivery.
 
-Entry points for the DAGs and the CLI live in ``service``; ``render.render_event_list`` serves
-``trialwatch diff --format text|html``. Names are imported on first use, so rendering a diff does
-not load the store.
+Entry points for the DAGs and the CLI live in ``service``; every query is in ``trialwatch.store``.
+``render.render_event_list`` serves ``trialwatch diff --format text|html``. Names are imported on
+first use, so rendering a diff does not load the store.
 """
 
 from __future__ import annotations

@@ -11,14 +11,15 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, select
-
-from trialwatch.events import history_url, study_url
-from trialwatch.store.models import ChangeEventRow, Study
+from trialwatch.events import StoredEvent, history_url, study_url
+from trialwatch.records import TrialInfo
+from trialwatch.store import digests as stored
+from trialwatch.store.db import Store
+from trialwatch.watchlists import Watchlist
 
 from .render import _valid_nct, change_view, registry_link
+from .selection import select_events
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM_NS)
@@ -50,26 +51,23 @@ def _feed_id(name: str) -> str:
     return f"urn:trialwatch:watchlist:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
-def atom_feed(store: Any, watchlist: Any, *, limit: int = 200) -> str:
+def atom_feed(store: Store, watchlist: Watchlist, *, limit: int = 200) -> str:
     """The watchlist's newest ``limit`` events as an Atom document (a string with XML declaration)."""
-    from .service import select_events
-
     with store.session() as session:
-        high_water = session.scalar(select(func.max(ChangeEventRow.id))) or 0
+        high_water = stored.high_water(session)
         items = select_events(
             session, watchlist, after_id=None, up_to_id=high_water, limit=limit, newest_first=True
         )
-        titles = {
-            study.nct_id: study.title
-            for study in session.scalars(
-                select(Study).where(Study.nct_id.in_(sorted({item.event.nct_id for item in items})))
-            )
-        }
+        trials = stored.trial_info(session, {item.event.nct_id for item in items})
+    return build_feed(watchlist, items, trials)
 
+
+def build_feed(watchlist: Watchlist, items: list[StoredEvent], trials: dict[str, TrialInfo]) -> str:
+    """``items`` (newest first) as the watchlist's Atom document; ``trials`` names their trials."""
     feed = ET.Element(_tag("feed"))
     _sub(feed, "id", _feed_id(watchlist.name))
     _sub(feed, "title", f"trialwatch: {' '.join(str(watchlist.title or watchlist.name).split())}")
-    if getattr(watchlist, "description", ""):
+    if watchlist.description:
         _sub(feed, "subtitle", " ".join(str(watchlist.description).split()))
     _sub(
         feed,
@@ -102,7 +100,8 @@ def atom_feed(store: Any, watchlist: Any, *, limit: int = 200) -> str:
             )
         _sub(entry, "category", term=event.category, label=event.category)
         _sub(entry, "category", term=f"severity:{event.severity}", label=event.severity)
-        lines = [titles.get(event.nct_id) or "", *view.notes]
+        info = trials.get(event.nct_id)
+        lines = [info.title if info else "", *view.notes]
         lines += [f"added: {added}" for added in view.added] + [
             f"removed: {removed}" for removed in view.removed
         ]
@@ -116,7 +115,7 @@ def atom_feed(store: Any, watchlist: Any, *, limit: int = 200) -> str:
     return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_feed(store: Any, watchlist: Any, directory: Path) -> Path:
+def write_feed(store: Store, watchlist: Watchlist, directory: Path) -> Path:
     """Write the watchlist's feed to ``directory/<name>.atom`` (atomically), for a web server to serve."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{watchlist.name}.atom"

@@ -26,9 +26,11 @@ from trialwatch.events import (
     SEVERITIES,
     SEVERITY_RANK,
     ChangeEvent,
+    StoredEvent,
     history_url,
     study_url,
 )
+from trialwatch.records import TrialInfo
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 NCT_ID = re.compile(r"^NCT\d{8}$")
@@ -44,21 +46,6 @@ SEVERITY_COLORS: dict[str, str] = {
 }
 
 _STATUS_WORDS = {"ACTIVE_NOT_RECRUITING": "Active, not recruiting"}
-
-
-@dataclass
-class StoredEvent:
-    """A change event with what the store knows about it (row id, when it was detected)."""
-
-    event: ChangeEvent
-    id: int | None = None
-    detected_at: datetime | None = None
-
-
-@dataclass
-class TrialInfo:
-    title: str = ""
-    status: str | None = None
 
 
 @dataclass

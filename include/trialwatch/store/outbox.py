@@ -2,6 +2,7 @@
 
 A combined digest (one email for a recipient on several watchlists) is keyed by the member names
 joined with ``+`` in sorted order, so whichever watchlist's run prepares it first, the others find it.
+Services get ids and plain dataclasses back, never ORM rows.
 """
 
 from __future__ import annotations
@@ -48,17 +49,23 @@ def cursor(session: Session, watchlist: str, recipient: str) -> int | None:
     return max(ids) if ids else None
 
 
-def latest_covering(session: Session, watchlist: str, recipient: str, high_water: int) -> DigestOutbox | None:
-    """The newest digest for this recipient that already covers every event up to ``high_water``."""
-    rows = [
-        row
+def latest_covering(session: Session, watchlist: str, recipient: str, high_water: int) -> int | None:
+    """Id of the newest digest for this recipient that already covers every event up to ``high_water``."""
+    ids = [
+        row.id
         for row in _rows_including(session, watchlist, recipient)
         if (row.last_event_id or 0) >= high_water
     ]
-    return max(rows, key=lambda row: row.id) if rows else None
+    return max(ids) if ids else None
 
 
-def find(session: Session, key: str, period_key: str, recipient: str) -> DigestOutbox | None:
+def find(session: Session, key: str, period_key: str, recipient: str) -> int | None:
+    """Id of the digest queued (or sent) under this key, if any."""
+    row = _find(session, key, period_key, recipient)
+    return row.id if row is not None else None
+
+
+def _find(session: Session, key: str, period_key: str, recipient: str) -> DigestOutbox | None:
     return session.scalar(
         select(DigestOutbox).where(
             DigestOutbox.watchlist == key,
@@ -66,6 +73,40 @@ def find(session: Session, key: str, period_key: str, recipient: str) -> DigestO
             DigestOutbox.recipient == recipient,
         )
     )
+
+
+@dataclass(frozen=True)
+class NewDigest:
+    """A rendered digest to queue under (key, period_key, recipient)."""
+
+    key: str
+    period_key: str
+    recipient: str
+    message_id: str
+    subject: str
+    message: str  # the RFC 5322 bytes as ASCII text
+    first_event_id: int | None
+    last_event_id: int
+    event_count: int
+
+
+def queue(session: Session, digest: NewDigest, now: datetime) -> int:
+    """Queue the digest; returns its id, or that of the row another run queued under the same key first."""
+    row = DigestOutbox(
+        watchlist=digest.key,
+        period_key=digest.period_key,
+        recipient=digest.recipient,
+        message_id=digest.message_id,
+        subject=digest.subject,
+        status="queued",
+        attempts=0,
+        first_event_id=digest.first_event_id,
+        last_event_id=digest.last_event_id,
+        event_count=digest.event_count,
+        message=digest.message,
+        created_at=now,
+    )
+    return insert_once(session, row).id
 
 
 def insert_once(session: Session, row: DigestOutbox) -> DigestOutbox:
@@ -76,7 +117,7 @@ def insert_once(session: Session, row: DigestOutbox) -> DigestOutbox:
             session.flush()
         return row
     except IntegrityError:
-        existing = find(session, row.watchlist, row.period_key, row.recipient)
+        existing = _find(session, row.watchlist, row.period_key, row.recipient)
         if existing is None:
             raise
         return existing
@@ -94,15 +135,29 @@ def _takeable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True)
+class GivenUp:
+    """A digest whose attempts are used up: kept in the outbox, reported on every run."""
+
+    id: int
+    recipient: str
+    attempts: int
+    last_error: str | None
+
+
 def sendable(
     session: Session, *, watchlist: str | None, max_attempts: int, now: datetime
-) -> tuple[list[int], list[DigestOutbox]]:
+) -> tuple[list[int], list[GivenUp]]:
     """Ids of rows to send now (queued, failed under ``max_attempts``, or an expired claim) and rows given up on."""
     rows = list(session.scalars(select(DigestOutbox).where(_takeable(now)).order_by(DigestOutbox.id)))
     if watchlist is not None:
         rows = [row for row in rows if watchlist in members(row.watchlist)]
     ready = [row.id for row in rows if row.attempts < max_attempts]
-    exhausted = [row for row in rows if row.attempts >= max_attempts]
+    exhausted = [
+        GivenUp(row.id, row.recipient, row.attempts, row.last_error)
+        for row in rows
+        if row.attempts >= max_attempts
+    ]
     return ready, exhausted
 
 
