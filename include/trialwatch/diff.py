@@ -63,7 +63,7 @@ class _Member:
     """How an event joins others that tell the same change at other elements."""
 
     label: str  # the element, e.g. a site or an outcome measure
-    group: tuple[Any, ...]  # events with equal groups aggregate
+    group: tuple[Any, ...]  # events with equal groups aggregate; a last text ends the detail
     noun: str  # plural, for "221 sites"
 
 
@@ -364,7 +364,7 @@ def _aggregate(events: list[ChangeEvent], members: dict[int, _Member]) -> list[C
             new=event.new if len(news) == 1 else noun,
             severity=highest,
             path=event.path,
-            detail=_join(noun, member.group[-1]) if isinstance(member.group[-1], str) else noun,
+            detail=f"{noun} {member.group[-1]}".strip() if isinstance(member.group[-1], str) else noun,
             extra={"count": count, "members": lines},
         )
         kept.append(merged)
@@ -781,7 +781,7 @@ def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[di
     pairs, added, removed = _match_sites(old, new)
     for site in removed:
         label = _site_label(site)
-        group = (path, "removed", "sites removed")
+        group = (path, "removed", "removed")
         out.add(
             path,
             label,
@@ -793,7 +793,7 @@ def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[di
     for site in added:
         label = _site_label(site)
         status = f" ({site['status']})" if site.get("status") else ""
-        group = (path, "added", f"sites added{status}")
+        group = (path, "added", f"added{status}")
         out.add(
             path,
             None,
@@ -824,7 +824,7 @@ def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[di
                 [_summary(c) for c in after.get("contacts") or []] or None,
                 detail=label,
                 extra={"site": label},
-                member=_Member(label, (f"{path}.contacts", "contacts changed"), "sites"),
+                member=_Member(label, (f"{path}.contacts", "with contacts changed"), "sites"),
             )
         for key in _keys(before, after):
             if key in ("status", "contacts") or before.get(key) == after.get(key):
@@ -962,7 +962,9 @@ def _diff_outcome_fields(
         before, after = old.get(key), new.get(key)
         if key in skip or before == after:
             continue
-        if isinstance(before, (str, type(None))) and isinstance(after, (str, type(None))):
+        if key == "measure":  # matched by its folded text: only case or spacing changed
+            out.add(f"{path}.measure", before, after, kind="renamed", detail="measure renamed")
+        elif isinstance(before, (str, type(None))) and isinstance(after, (str, type(None))):
             field_path = f"{path}.{key}"
             group = (field_path, before, after, "")
             out.add(field_path, before, after, detail=measure, member=_Member(measure, group, "outcomes"))
@@ -1004,7 +1006,7 @@ def _diff_arms(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]
     for key, (label_key, refs_key) in _ARM_LISTS.items():
         list_path = f"{path}.{key}"
         for item_old, item_new in matched.get(key, []):
-            refs_old = sorted(renames.get(ref, ref) for ref in item_old.get(refs_key) or [])
+            refs_old = sorted(_renamed_ref(ref, renames) for ref in item_old.get(refs_key) or [])
             refs_new = sorted(item_new.get(refs_key) or [])
             label = str(item_new.get(label_key) or "")
             if refs_old != refs_new:
@@ -1013,6 +1015,14 @@ def _diff_arms(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]
                 )
             _diff_fields(out, list_path, item_old, item_new, skip=(label_key, refs_key), detail=label)
     _diff_fields(out, path, old, new, skip=tuple(_ARM_LISTS))
+
+
+def _renamed_ref(ref: str, renames: dict[str, str]) -> str:
+    """A label an arm or intervention points to, after the renames ("Drug: X" names intervention X)."""
+    if ref in renames:
+        return renames[ref]
+    prefix, sep, name = ref.partition(": ")
+    return f"{prefix}{sep}{renames[name]}" if sep and name in renames else ref
 
 
 # --- results ----------------------------------------------------------------------------------------------
