@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from pathlib import Path
 
 import pytest
 from trialwatch import catalog, records
@@ -11,6 +12,7 @@ from trialwatch.catalog import Change, Thresholds
 from trialwatch.diff import diff_studies
 from trialwatch.events import ChangeEvent
 from trialwatch.store.repository import event_from_row, event_row
+from trialwatch.watchlists import WatchlistError, load_watchlist
 
 from .samples import load, protocol
 
@@ -226,3 +228,19 @@ def test_category_minimum_raises_and_combines() -> None:
 def test_category_minimum_rejects_bad_values_naming_them(raw: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Thresholds.from_mapping({"category_minimum": raw})
+
+
+def test_a_watchlist_file_can_raise_a_category(tmp_path: Path) -> None:
+    good = tmp_path / "loud.yaml"
+    good.write_text(
+        "title: Loud\ntrials: [NCT06171568]\nthresholds:\n  category_minimum: {status: major}\n",
+        encoding="utf-8",
+    )
+    thresholds = Thresholds.from_mapping(load_watchlist(good).thresholds)
+    assert thresholds.minimum_for("status") == "major"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: Bad\ntrials: [NCT06171568]\nthresholds:\n  category_minimum: {stat: major}\n")
+    with pytest.raises(
+        WatchlistError, match=r"thresholds\.category_minimum \(line 4\).*unknown category 'stat'"
+    ):
+        load_watchlist(bad)
