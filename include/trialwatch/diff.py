@@ -65,6 +65,24 @@ class _Member:
     label: str  # the element, e.g. a site or an outcome measure
     group: tuple[Any, ...]  # events with equal groups aggregate; a last text ends the detail
     noun: str  # plural, for "221 sites"
+    change: str = ""  # "old → new" of this element, listed when the group's values differ
+
+
+def _change_text(old: Any, new: Any) -> str:
+    """One element's change for a member line; long texts just say they were edited."""
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 60:
+        return "edited"
+    return f"{'—' if old is None else old} → {'—' if new is None else new}"
+
+
+def _kind(old: Any, new: Any) -> str:
+    return "added" if old is None else "removed" if new is None else "changed"
+
+
+def _plural(label: str) -> str:
+    """ "Collaborator" → "collaborators", for "3 collaborators added"."""
+    word = label.lower()
+    return word if word.endswith("s") else f"{word}s"
 
 
 class _Events:
@@ -356,7 +374,15 @@ def _aggregate(events: list[ChangeEvent], members: dict[int, _Member]) -> list[C
         olds = {_sortable(e.old) for e in group}
         news = {_sortable(e.new) for e in group}
         highest = max(group, key=lambda e: SEVERITY_RANK[e.severity]).severity
-        lines = [_cut(members[id(e)].label) for e in group]
+        uniform = len(olds) == 1 and len(news) == 1
+        lines = [
+            _cut(
+                members[id(e)].label
+                if uniform or not members[id(e)].change
+                else f"{members[id(e)].label}: {members[id(e)].change}"
+            )
+            for e in group
+        ]
         merged = ChangeEvent(
             category=event.category,
             field=event.field,
@@ -473,10 +499,15 @@ def _diff_records(
     """A list of records matched by identity: one event per record added or removed, fields of the rest."""
     special = records.ITEM_KEYS.get(path)
     pairs, added, removed = _match(old, new, special or identity)
+    noun = _plural(catalog.lookup(path).label)
     for item in removed:
-        out.add(path, _label(item, identity), None, detail=_join(detail, "removed"))
+        label = _label(item, identity)
+        member = _Member(label, (path, detail, "removed"), noun)
+        out.add(path, label, None, detail=_join(detail, "removed"), member=member)
     for item in added:
-        out.add(path, None, _label(item, identity), detail=_join(detail, "added"))
+        label = _label(item, identity)
+        member = _Member(label, (path, detail, "added"), noun)
+        out.add(path, None, label, detail=_join(detail, "added"), member=member)
     for before, after in pairs:
         _diff_fields(out, path, before, after, detail=_join(detail, _label(after, identity)))
 
@@ -743,31 +774,43 @@ def _skeletal(value: Any) -> Any:
     return value
 
 
+def _same_place(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two site keys (facility, city, zip, country) in one place: same country, and same city or zip."""
+    return bool(a[3] == b[3] and ((a[1] and a[1] == b[1]) or (a[2] and a[2] == b[2])))
+
+
+def _digits(text: str) -> str:
+    return "".join(char for char in text if char.isdigit())
+
+
 def _match_sites(
     old: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Sites matched by ``records.site_key``; what is left pairs by facility likeness in one place."""
+    """Sites matched by ``records.site_key``, then the rest by facility likeness in one place.
+
+    The second pass pairs a removed and an added site in the same country and city (or postal
+    code) whose facility skeletons are at least ``RENAME_RATIO`` alike and carry the same numbers
+    ("Site 401" and "Site 402" stay two sites): a postal code stated later or an edited name is the
+    same site, not a closure and an opening.
+    """
     pairs, added, removed = _match(old, new, records.site_key)
-    renamed, rest_removed, rest_added = [], list(removed), list(added)
+    renamed, rest_added = [], list(added)
+    rest_removed = []
     for before in removed:
-        place = records.site_key(before)[1:]
-        candidates = [site for site in rest_added if records.site_key(site)[1:] == place]
-        if not candidates or not any(place):
-            continue
-        name = records.text_skeleton(before.get("facility"))
-        best = max(
-            candidates,
-            key=lambda site: difflib.SequenceMatcher(
-                None, name, records.text_skeleton(site.get("facility")), autojunk=False
-            ).ratio(),
-        )
-        ratio = difflib.SequenceMatcher(
-            None, name, records.text_skeleton(best.get("facility")), autojunk=False
-        ).ratio()
-        if ratio >= RENAME_RATIO:
+        key = records.site_key(before)
+        best, best_ratio = None, 0.0
+        for candidate in rest_added:
+            other = records.site_key(candidate)
+            if not _same_place(key, other) or _digits(key[0]) != _digits(other[0]):
+                continue
+            ratio = _similarity(key[0], other[0])
+            if ratio > best_ratio:
+                best, best_ratio = candidate, ratio
+        if best is not None and best_ratio >= RENAME_RATIO:
             renamed.append((before, best))
-            rest_removed.remove(before)
             rest_added.remove(best)
+        else:
+            rest_removed.append(before)
     return pairs + renamed, rest_added, rest_removed
 
 
@@ -831,7 +874,21 @@ def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[di
                 continue
             if key in _SITE_TEXTS and _skeletal(before.get(key)) == _skeletal(after.get(key)):
                 continue  # the same name in another encoding, case or punctuation
-            _diff_value(out, f"{path}.{key}", before.get(key), after.get(key), label)
+            value_old, value_new = before.get(key), after.get(key)
+            if isinstance(value_old, (dict, list)) or isinstance(value_new, (dict, list)):
+                _diff_value(out, f"{path}.{key}", value_old, value_new, label)
+                continue
+            kind = _kind(value_old, value_new)
+            what = catalog.lookup(f"{path}.{key}").label.lower().removeprefix("site ")
+            group = (f"{path}.{key}", kind, f"with {what} {kind}")
+            change = _change_text(value_old, value_new)
+            out.add(
+                f"{path}.{key}",
+                value_old,
+                value_new,
+                detail=label,
+                member=_Member(label, group, "sites", change),
+            )
     countries_old = {records.text_skeleton(site.get("country")): site.get("country") for site in old}
     countries_new = {records.text_skeleton(site.get("country")): site.get("country") for site in new}
     for key in sorted(countries_new.keys() - countries_old.keys() - {""}):
@@ -930,10 +987,14 @@ def _diff_outcomes(out: _Events, path: str, old: dict[str, Any], new: dict[str, 
         pairs, added, removed = _match(before or [], after or [], ("measure",))
         reworded, removed, added = _pair_similar(removed, added, lambda o: o.get("measure") or "")
         for item in removed:
-            out.add(list_path, item.get("measure"), None, detail="outcome removed")
+            measure = item.get("measure") or ""
+            member = _Member(measure, (list_path, "removed"), "outcomes")
+            out.add(list_path, measure, None, detail="outcome removed", member=member)
         for item in added:
+            measure = item.get("measure") or ""
             time_frame = f" (time frame: {item['timeFrame']})" if item.get("timeFrame") else ""
-            out.add(list_path, None, item.get("measure"), detail=f"outcome added{time_frame}")
+            member = _Member(f"{measure}{time_frame}", (list_path, "added"), "outcomes")
+            out.add(list_path, None, measure, detail=f"outcome added{time_frame}", member=member)
         for item_old, item_new in reworded:
             measure_old, measure_new = item_old.get("measure") or "", item_new.get("measure") or ""
             renamed = _similarity(measure_old, measure_new) >= RENAME_RATIO
@@ -966,8 +1027,9 @@ def _diff_outcome_fields(
             out.add(f"{path}.measure", before, after, kind="renamed", detail="measure renamed")
         elif isinstance(before, (str, type(None))) and isinstance(after, (str, type(None))):
             field_path = f"{path}.{key}"
-            group = (field_path, before, after, "")
-            out.add(field_path, before, after, detail=measure, member=_Member(measure, group, "outcomes"))
+            group = (field_path, _kind(before, after), "")
+            member = _Member(measure, group, "outcomes", _change_text(before, after))
+            out.add(field_path, before, after, detail=measure, member=member)
         else:
             _diff_value(out, f"{path}.{key}", before, after, measure)
 
