@@ -569,6 +569,38 @@ def one_primary_time_frame() -> tuple[Study, Study]:
     return old, new
 
 
+def postal_codes_added() -> tuple[Study, Study]:
+    """The registry states postal codes for the 14 Polish sites that had none."""
+    old, new = both(CZP)
+    polish = [site for site in sites(new) if site["country"] == "Poland"]
+    assert len(polish) == 14 and not any(site.get("zip") for site in polish)
+    for number, site in enumerate(polish):
+        site["zip"] = f"{60 + number:02d}-{100 + number:03d}"
+    return old, new
+
+
+def site_swapped_in_one_city() -> tuple[Study, Study]:
+    """Site 401 in Kraków closes and site 415 opens there: two sites, not a rename."""
+    old, new = both(CZP)
+    site = next(site for site in sites(new) if site["facility"] == "As0006 401")
+    site["facility"] = "As0006 415"
+    return old, new
+
+
+def secondary_outcomes_dropped_after_completion() -> tuple[Study, Study]:
+    old, new = both(ACTT)
+    del outcomes(new, "secondaryOutcomes")[:15]
+    return old, new
+
+
+def outcome_descriptions_edited() -> tuple[Study, Study]:
+    """Five secondary outcome descriptions each gain their analysis population."""
+    old, new = both(CZP)
+    for outcome in outcomes(new, "secondaryOutcomes")[:5]:
+        outcome["description"] = f"{outcome.get('description', '')} Analysed in the Randomized Set."
+    return old, new
+
+
 # --- the corpus -----------------------------------------------------------------------------------------------
 
 R, D = "real", "real-derived"
@@ -1020,6 +1052,38 @@ PAIRS: tuple[Pair, ...] = (
         "names re-encoded and one US site removed",
         reencoded_plus_site_removed,
         (("sites", "minor", 1),),
+    ),
+    Pair(
+        "postal-codes-added",
+        D,
+        (CZP,),
+        "postal codes stated for 14 Polish sites",
+        postal_codes_added,
+        (("sites", "info", 14),),
+    ),
+    Pair(
+        "site-swapped-in-one-city",
+        D,
+        (CZP,),
+        "site 401 in Kraków replaced by site 415",
+        site_swapped_in_one_city,
+        (("sites", "minor", 1), ("sites", "minor", 1)),
+    ),
+    Pair(
+        "secondary-outcomes-dropped-after-completion",
+        D,
+        (ACTT,),
+        "15 secondary outcomes removed after completion",
+        secondary_outcomes_dropped_after_completion,
+        (("outcomes", "major", 15),),
+    ),
+    Pair(
+        "outcome-descriptions-edited",
+        D,
+        (CZP,),
+        "5 secondary outcome descriptions extended",
+        outcome_descriptions_edited,
+        (("outcomes", "minor", 5),),
     ),
     Pair(
         "primary-measure-case",

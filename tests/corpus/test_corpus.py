@@ -78,3 +78,24 @@ def test_time_frames_aggregate_with_old_and_new_values() -> None:
     secondary = next(e for e in diff_studies(old, new) if e.severity == "minor")
     assert (secondary.old, secondary.new) == ("Day 1 through 59 months", "Day 1 through 58 months")
     assert secondary.to_dict()["count"] == 21 and len(secondary.to_dict()["members"]) == 21
+
+
+def test_differing_values_are_listed_per_member() -> None:
+    pair = next(p for p in PAIRS if p.name == "postal-codes-added")
+    old, new = pair.build()
+    (event,) = diff_studies(old, new)
+    assert (event.field, event.old, event.new) == ("Site postal code", None, "14 sites")
+    assert event.detail == "14 sites with postal code added"
+    polish = [
+        s for s in new["protocolSection"]["contactsLocationsModule"]["locations"] if s["country"] == "Poland"
+    ]
+    expected = {f"{s['facility']}, {s['city']}, Poland: — → {s['zip']}" for s in polish}
+    assert set(event.members) == expected
+
+
+def test_sites_with_different_numbers_in_one_city_are_not_a_rename() -> None:
+    pair = next(p for p in PAIRS if p.name == "site-swapped-in-one-city")
+    old, new = pair.build()
+    assert sorted((e.old, e.new) for e in diff_studies(old, new) if e.old is None) == [
+        (None, "As0006 415, Kraków, Poland")
+    ]
