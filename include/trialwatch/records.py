@@ -288,10 +288,12 @@ _MOJIBAKE_HINTS = frozenset("ÃÂâÅÄÐÑØÙ€™œ")
 
 
 def repair_text(text: str) -> str:
-    """``text`` in Unicode NFKC form, with Latin-1/Windows-1252 mojibake undone ("HÃ´pital" → "Hôpital").
+    """``text`` in Unicode NFC form, with Latin-1/Windows-1252 mojibake undone ("HÃ´pital" → "Hôpital").
 
     The registry re-encodes names between fetches; the repaired text is the one the sponsor typed.
-    A round trip that fails or does not shorten the text leaves it alone. ASCII costs one check.
+    A round trip that fails or does not shorten the text leaves it alone. NFC composes decomposed
+    accents but keeps what a reader needs to see ("m²", "µg"); matching keys go further (NFKC,
+    ``text_skeleton``). ASCII costs one check.
     """
     if text.isascii():
         return text
@@ -304,7 +306,7 @@ def repair_text(text: str) -> str:
             if len(fixed) < len(text):
                 text = fixed
                 break
-    return unicodedata.normalize("NFKC", text)
+    return unicodedata.normalize("NFC", text)
 
 
 _NOT_ALNUM_RE = re.compile(r"[^0-9a-z]+")
@@ -319,7 +321,7 @@ def text_skeleton(value: Any) -> str:
     """
     if value is None:
         return ""
-    text = repair_text(value) if isinstance(value, str) else str(value)
+    text = unicodedata.normalize("NFKC", repair_text(value)) if isinstance(value, str) else str(value)
     return _NOT_ALNUM_RE.sub("", text.casefold().encode("ascii", "ignore").decode("ascii"))
 
 

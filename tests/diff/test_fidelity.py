@@ -25,7 +25,8 @@ PARIS = "study_NCT06171568.json"
     [
         ("UniversitÃ¤tsklinikum Frankfurt", "Universitätsklinikum Frankfurt"),  # read as Windows-1252
         ("Hospital Universitario de LeÃ³n", "Hospital Universitario de León"),
-        ("Cosi\u0301o Villegas", "Cosío Villegas"),  # decomposed accent, composed by NFKC
+        ("Cosi\u0301o Villegas", "Cosío Villegas"),  # decomposed accent, composed (NFC)
+        ("BSA 1.73 m², 5 µg", "BSA 1.73 m², 5 µg"),  # compatibility characters kept as typed
         ("Saint Thomas' Hospital", "Saint Thomas' Hospital"),  # ASCII is left alone
         ("Ã alone", "Ã alone"),  # not a round trip: left alone
     ],
