@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
-from trialwatch.events import CATEGORIES, SEVERITIES
+from trialwatch.events import CATEGORIES, SEVERITIES, SEVERITY_RANK
 from trialwatch.records import MODEL_PATHS
 
 OVERALL_STATUSES: tuple[str, ...] = (
@@ -34,6 +34,51 @@ OVERALL_STATUSES: tuple[str, ...] = (
     "UNKNOWN",
 )
 
+# Where a trial is in its life, in order; rules compare against these (docs/change-rules.md).
+STAGES: tuple[str, ...] = ("not_yet_recruiting", "recruiting", "active", "ended")
+NOT_YET_RECRUITING, RECRUITING, ACTIVE, ENDED = range(len(STAGES))
+_STATUS_STAGE: dict[str, int] = {
+    "NOT_YET_RECRUITING": NOT_YET_RECRUITING,
+    "WITHDRAWN": NOT_YET_RECRUITING,  # withdrawn before enrolling anyone
+    "RECRUITING": RECRUITING,
+    "ENROLLING_BY_INVITATION": RECRUITING,
+    "ACTIVE_NOT_RECRUITING": ACTIVE,
+    "SUSPENDED": ACTIVE,
+    "COMPLETED": ENDED,
+    "TERMINATED": ENDED,
+}
+
+# Status steps every trial takes on its way forward: minor. Anything else (re-opening, suspension,
+# termination, withdrawal, unknown) stays major or critical.
+FORWARD_STEPS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("NOT_YET_RECRUITING", "RECRUITING"),
+        ("NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION"),
+        ("NOT_YET_RECRUITING", "ACTIVE_NOT_RECRUITING"),
+        ("RECRUITING", "ACTIVE_NOT_RECRUITING"),
+        ("ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"),
+        ("RECRUITING", "COMPLETED"),
+        ("ENROLLING_BY_INVITATION", "COMPLETED"),
+        ("ACTIVE_NOT_RECRUITING", "COMPLETED"),
+    }
+)
+
+# A completion or primary-completion date moving this far is major whatever the watchlist's limits.
+SLIP_MAJOR_DAYS = 365
+# Eligibility criteria whose words changed by at least this share (1 - word-level difflib ratio of
+# the normalised items) are reported as rewritten, major. Measured on the 15 real criteria texts of
+# the samples (benchmarks/eligibility_share.py): one criterion added, dropped or reworded changes at
+# most 10.4 % (median 1.6-2.7 %); a text grown from 6.1k to 12.9k characters changes 35 %; a text
+# replaced by another trial's changes 90 % or more.
+ELIGIBILITY_REWRITE_SHARE = 0.3
+
+
+def stage_of(status: str | None, last_known: str | None = None) -> int | None:
+    """The stage (index into ``STAGES``) of an overall status; UNKNOWN uses the last known status."""
+    if status == "UNKNOWN":
+        status = last_known
+    return _STATUS_STAGE.get(status or "")
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -44,6 +89,9 @@ class Thresholds:
     completion_major_days: int | None = None
     start_major_days: int | None = None
     critical_statuses: tuple[str, ...] = ("TERMINATED", "SUSPENDED", "WITHDRAWN")
+    # (category, severity) pairs: every change in the category is at least that loud, e.g. status=major
+    # for readers who want each status step as major.
+    category_minimum: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> Thresholds:
@@ -79,19 +127,34 @@ class Thresholds:
             return min(present) if present else None
 
         statuses: dict[str, None] = {}
+        floors: dict[str, str] = {}
         for thresholds in many:
             statuses.update(dict.fromkeys(thresholds.critical_statuses))
+            for category, level in thresholds.category_minimum:
+                if category not in floors or SEVERITY_RANK[level] > SEVERITY_RANK[floors[category]]:
+                    floors[category] = level
         return cls(
             enrollment_major_pct=lowest(t.enrollment_major_pct for t in many),
             primary_completion_major_days=lowest(t.primary_completion_major_days for t in many),
             completion_major_days=lowest(t.completion_major_days for t in many),
             start_major_days=lowest(t.start_major_days for t in many),
             critical_statuses=tuple(statuses),
+            category_minimum=tuple(sorted(floors.items())),
         )
 
     def to_mapping(self) -> dict[str, Any]:
         """The inverse of ``from_mapping`` (JSON-serialisable, for Airflow's XCom)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "category_minimum":
+                data[f.name] = dict(value)
+            else:
+                data[f.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    def minimum_for(self, category: str) -> str | None:
+        return dict(self.category_minimum).get(category)
 
 
 def _threshold_value(key: str, raw: Any) -> Any:
@@ -120,6 +183,8 @@ def _threshold_value(key: str, raw: Any) -> Any:
         if value < 0:
             raise bad("a non-negative whole number of days")
         return value
+    if key == "category_minimum":
+        return _category_minimum(raw, bad)
     # critical_statuses
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, (list, tuple)) or not items:
@@ -131,16 +196,38 @@ def _threshold_value(key: str, raw: Any) -> Any:
     return statuses
 
 
+def _category_minimum(raw: Any, bad: Callable[[str], ValueError]) -> tuple[tuple[str, str], ...]:
+    """``{status: major}`` or ``"status=major,arms=major"`` → sorted (category, severity) pairs."""
+    expected = "a mapping of category to severity, e.g. {status: major}"
+    if isinstance(raw, str):
+        pairs = [part.partition("=")[::2] for part in raw.split(",") if part.strip()]
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        raise bad(expected)
+    floors: dict[str, str] = {}
+    for category, level in pairs:
+        category, level = str(category).strip(), str(level).strip().lower()
+        if category not in CATEGORIES:
+            raise bad(f"{expected}; unknown category {category!r}")
+        if level not in SEVERITIES:
+            raise bad(f"{expected}; unknown severity {level!r}")
+        floors[category] = level
+    return tuple(sorted(floors.items()))
+
+
 @dataclass(frozen=True)
 class Change:
     """What the diff measured about one change, for the severity rules."""
 
     old: Any = None
     new: Any = None
-    kind: str = "changed"  # changed | added | removed
+    kind: str = "changed"  # changed | added | removed | renamed | rewritten
     percent: float | None = None
     days: int | None = None
     unknown: bool = False  # a sentinel value ("not known") on either side
+    stage: int | None = None  # the trial's stage (``STAGES`` index), the later of both versions
+    share: float | None = None  # share of a text that changed (0..1)
 
 
 SeverityRule = Callable[[Change, Thresholds], str]
@@ -164,7 +251,45 @@ class FieldSpec:
 
 
 def _overall_status(change: Change, t: Thresholds) -> str:
-    return "critical" if change.new in t.critical_statuses else "major"
+    if change.new in t.critical_statuses:
+        return "critical"
+    return "minor" if (change.old, change.new) in FORWARD_STEPS else "major"
+
+
+def _started(change: Change) -> bool:
+    return change.stage is not None and change.stage >= RECRUITING
+
+
+def _recruitment_ended(change: Change) -> bool:
+    return change.stage is not None and change.stage >= ACTIVE
+
+
+def _primary_outcome(change: Change, t: Thresholds) -> str:
+    """A primary outcome added, removed or replaced once patients are enrolled is outcome switching."""
+    if change.kind == "renamed":
+        return "info"
+    if change.kind in ("added", "removed") and _started(change):
+        return "critical"
+    return "major"
+
+
+def _secondary_outcome(change: Change, t: Thresholds) -> str:
+    if change.kind == "renamed":
+        return "info"
+    return "major" if change.kind == "removed" and _recruitment_ended(change) else "minor"
+
+
+def _arm_or_intervention(change: Change, t: Thresholds) -> str:
+    """Treatments added or dropped after enrolment began change what patients receive."""
+    if change.kind == "renamed":
+        return "info"
+    return "major" if change.kind in ("added", "removed") and _started(change) else "minor"
+
+
+def _eligibility(change: Change, t: Thresholds) -> str:
+    if change.kind == "rewritten":
+        return "major" if (change.share or 0) >= ELIGIBILITY_REWRITE_SHARE else "minor"
+    return "minor"
 
 
 def _enrollment_count(change: Change, t: Thresholds) -> str:
@@ -175,14 +300,16 @@ def _enrollment_count(change: Change, t: Thresholds) -> str:
     return "major" if abs(change.percent) >= t.enrollment_major_pct else "minor"
 
 
-def _date_rule(limit: Callable[[Thresholds], int | None]) -> SeverityRule:
+def _date_rule(limit: Callable[[Thresholds], int | None], *, long_slip: bool = False) -> SeverityRule:
     def rule(change: Change, t: Thresholds) -> str:
         if change.kind != "changed":
             return "minor"
         if change.days is None:
             return "info"  # the same period stated more or less precisely
         days = limit(t)
-        return "major" if days is not None and abs(change.days) >= days else "minor"
+        if days is not None and abs(change.days) >= days:
+            return "major"
+        return "major" if long_slip and abs(change.days) >= SLIP_MAJOR_DAYS else "minor"
 
     return rule
 
@@ -260,7 +387,7 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
         f"{ST}.primaryCompletionDateStruct.date",
         "dates",
         "Primary completion date",
-        _date_rule(lambda t: t.primary_completion_major_days),
+        _date_rule(lambda t: t.primary_completion_major_days, long_slip=True),
     ),
     (f"{ST}.primaryCompletionDateStruct.type", "dates", "Primary completion date type", "minor"),
     (f"{ST}.completionDateStruct", "dates", "Completion date", "minor"),
@@ -268,7 +395,7 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
         f"{ST}.completionDateStruct.date",
         "dates",
         "Completion date",
-        _date_rule(lambda t: t.completion_major_days),
+        _date_rule(lambda t: t.completion_major_days, long_slip=True),
     ),
     (f"{ST}.completionDateStruct.type", "dates", "Completion date type", "minor"),
     (f"{ST}.studyFirstSubmitDate", "dates", "First submitted", "info"),
@@ -324,24 +451,24 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
     (f"{DM}.enrollmentInfo.count", "enrollment", "Enrollment", _enrollment_count),
     (f"{DM}.enrollmentInfo.type", "enrollment", "Enrollment type", "major"),
     # arms and interventions
-    (f"{PS}.armsInterventionsModule.armGroups", "arms", "Arm", "minor"),
-    (f"{PS}.armsInterventionsModule.armGroups.label", "arms", "Arm", "minor"),
+    (f"{PS}.armsInterventionsModule.armGroups", "arms", "Arm", _arm_or_intervention),
+    (f"{PS}.armsInterventionsModule.armGroups.label", "arms", "Arm", _arm_or_intervention),
     (f"{PS}.armsInterventionsModule.armGroups.type", "arms", "Arm type", "minor"),
     (f"{PS}.armsInterventionsModule.armGroups.description", "arms", "Arm description", "info"),
     (f"{PS}.armsInterventionsModule.armGroups.interventionNames", "arms", "Arm interventions", "minor"),
-    (f"{PS}.armsInterventionsModule.interventions", "arms", "Intervention", "minor"),
-    (f"{PS}.armsInterventionsModule.interventions.name", "arms", "Intervention", "minor"),
+    (f"{PS}.armsInterventionsModule.interventions", "arms", "Intervention", _arm_or_intervention),
+    (f"{PS}.armsInterventionsModule.interventions.name", "arms", "Intervention", _arm_or_intervention),
     (f"{PS}.armsInterventionsModule.interventions.type", "arms", "Intervention type", "minor"),
     (f"{PS}.armsInterventionsModule.interventions.description", "arms", "Intervention description", "info"),
     (f"{PS}.armsInterventionsModule.interventions.armGroupLabels", "arms", "Intervention arms", "minor"),
     (f"{PS}.armsInterventionsModule.interventions.otherNames", "arms", "Intervention other names", "info"),
     # outcomes
-    (f"{OM}.primaryOutcomes", "outcomes", "Primary outcome", "major"),
-    (f"{OM}.primaryOutcomes.measure", "outcomes", "Primary outcome", "major"),
+    (f"{OM}.primaryOutcomes", "outcomes", "Primary outcome", _primary_outcome),
+    (f"{OM}.primaryOutcomes.measure", "outcomes", "Primary outcome", _primary_outcome),
     (f"{OM}.primaryOutcomes.description", "outcomes", "Primary outcome description", "major"),
     (f"{OM}.primaryOutcomes.timeFrame", "outcomes", "Primary outcome time frame", "major"),
-    (f"{OM}.secondaryOutcomes", "outcomes", "Secondary outcome", "minor"),
-    (f"{OM}.secondaryOutcomes.measure", "outcomes", "Secondary outcome", "minor"),
+    (f"{OM}.secondaryOutcomes", "outcomes", "Secondary outcome", _secondary_outcome),
+    (f"{OM}.secondaryOutcomes.measure", "outcomes", "Secondary outcome", _secondary_outcome),
     (f"{OM}.secondaryOutcomes.description", "outcomes", "Secondary outcome description", "minor"),
     (f"{OM}.secondaryOutcomes.timeFrame", "outcomes", "Secondary outcome time frame", "minor"),
     (f"{OM}.otherOutcomes", "outcomes", "Other outcome", "info"),
@@ -349,7 +476,7 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
     (f"{OM}.otherOutcomes.description", "outcomes", "Other outcome description", "info"),
     (f"{OM}.otherOutcomes.timeFrame", "outcomes", "Other outcome time frame", "info"),
     # eligibility
-    (f"{PS}.eligibilityModule.eligibilityCriteria", "eligibility", "Eligibility criteria", "minor"),
+    (f"{PS}.eligibilityModule.eligibilityCriteria", "eligibility", "Eligibility criteria", _eligibility),
     # the criteria text is compared item by item, per section
     (f"{PS}.eligibilityModule.eligibilityCriteria.inclusion", "eligibility", "Inclusion criteria", "minor"),
     (f"{PS}.eligibilityModule.eligibilityCriteria.exclusion", "eligibility", "Exclusion criteria", "minor"),
@@ -378,6 +505,8 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
     # references and documents
     (f"{PS}.referencesModule.references", "references", "Reference", "minor"),
     (f"{PS}.referencesModule.references.type", "references", "Reference type", "info"),
+    # a reference is matched by PMID or DOI, so an edited citation is the same publication
+    (f"{PS}.referencesModule.references.citation", "references", "Reference: citation", "info"),
     (f"{PS}.referencesModule.references.retractions", "references", "Retraction", "minor"),
     (f"{PS}.referencesModule.seeAlsoLinks", "references", "Link", "info"),
     (f"{PS}.referencesModule.availIpds", "references", "Available study data/documents", "info"),
@@ -438,8 +567,17 @@ def lookup(path: str) -> FieldSpec:
     return FieldSpec(path, "other", label[:1].upper() + label[1:], "info", known=False)
 
 
+def rate(spec: FieldSpec, change: Change, thresholds: Thresholds) -> str:
+    """The severity of ``change`` at ``spec``, raised to the watchlist's minimum for its category."""
+    level = spec.severity_for(change, thresholds)
+    floor = thresholds.minimum_for(spec.category) if thresholds.category_minimum else None
+    if floor is not None and SEVERITY_RANK[floor] > SEVERITY_RANK[level]:
+        return floor
+    return level
+
+
 def severity(path: str, change: Change, thresholds: Thresholds | None = None) -> str:
-    return lookup(path).severity_for(change, thresholds or Thresholds())
+    return rate(lookup(path), change, thresholds or Thresholds())
 
 
 def all_specs() -> list[FieldSpec]:

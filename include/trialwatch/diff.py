@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 SIMILAR_TEXT_RATIO = 0.6  # a removed and an added text this alike are reported as one edited text
+RENAME_RATIO = 0.85  # an outcome measure this alike to its old wording is renamed, not reworded
+AGGREGATE_MIN = 2  # this many identical changes at different elements become one event
+MEMBER_CHARS = 200  # a member line longer than this is cut (the full text stays in the record)
 
 
 @dataclass
@@ -55,12 +58,41 @@ class DiffStats:
 DIFF_STATS = DiffStats()
 
 
+@dataclass(frozen=True)
+class _Member:
+    """How an event joins others that tell the same change at other elements."""
+
+    label: str  # the element, e.g. a site or an outcome measure
+    group: tuple[Any, ...]  # events with equal groups aggregate; a last text ends the detail
+    noun: str  # plural, for "221 sites"
+    change: str = ""  # "old → new" of this element, listed when the group's values differ
+
+
+def _change_text(old: Any, new: Any) -> str:
+    """One element's change for a member line; long texts just say they were edited."""
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 60:
+        return "edited"
+    return f"{'—' if old is None else old} → {'—' if new is None else new}"
+
+
+def _kind(old: Any, new: Any) -> str:
+    return "added" if old is None else "removed" if new is None else "changed"
+
+
+def _plural(label: str) -> str:
+    """ "Collaborator" → "collaborators", for "3 collaborators added"."""
+    word = label.lower()
+    return word if word.endswith("s") else f"{word}s"
+
+
 class _Events:
     """Collects events, asking the catalog for category, label and severity of each."""
 
-    def __init__(self, thresholds: Thresholds) -> None:
+    def __init__(self, thresholds: Thresholds, stage: int | None = None) -> None:
         self.thresholds = thresholds
+        self.stage = stage
         self.items: list[ChangeEvent] = []
+        self.members: dict[int, _Member] = {}  # id(event) → its element, for aggregation
 
     def add(
         self,
@@ -74,23 +106,36 @@ class _Events:
         days: int | None = None,
         unknown: bool = False,
         extra: dict[str, Any] | None = None,
-    ) -> None:
+        share: float | None = None,
+        member: _Member | None = None,
+    ) -> ChangeEvent:
         if kind is None:
             kind = "added" if old is None else "removed" if new is None else "changed"
         spec = catalog.lookup(path)
-        change = Change(old=old, new=new, kind=kind, percent=percent, days=days, unknown=unknown)
-        self.items.append(
-            ChangeEvent(
-                category=spec.category,
-                field=spec.label,
-                old=old,
-                new=new,
-                severity=spec.severity_for(change, self.thresholds),
-                path=path,
-                detail=detail,
-                extra=extra or {},
-            )
+        change = Change(
+            old=old,
+            new=new,
+            kind=kind,
+            percent=percent,
+            days=days,
+            unknown=unknown,
+            stage=self.stage,
+            share=share,
         )
+        event = ChangeEvent(
+            category=spec.category,
+            field=spec.label,
+            old=old,
+            new=new,
+            severity=catalog.rate(spec, change, self.thresholds),
+            path=path,
+            detail=detail,
+            extra=extra or {},
+        )
+        self.items.append(event)
+        if member is not None:
+            self.members[id(event)] = member
+        return event
 
     def fold_type_change(self, type_old: Any, type_new: Any) -> None:
         """Fold a date's or an enrollment's type change into the value event just added.
@@ -254,7 +299,7 @@ def diff_canonical(
 ) -> list[ChangeEvent]:
     """``diff_studies`` on canonical forms (``records.canonical_form``) the caller already has."""
     DIFF_STATS.diff_runs += 1
-    out = _Events(thresholds or Thresholds())
+    out = _Events(thresholds or Thresholds(), _stage(old, new))
     for key in _keys(old, new):
         before, after = old.get(key), new.get(key)
         if before == after:
@@ -265,7 +310,7 @@ def diff_canonical(
             _diff_results(out, before, after)
         else:
             _diff_value(out, key, before, after)
-    events = _fold(out.items)
+    events = _aggregate(_fold(out.items), out.members)
     for event in events:
         event.nct_id = nct_id
         event.old_version, event.new_version = old_version, new_version
@@ -294,6 +339,66 @@ def _sortable(value: Any) -> str:
 def _keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Keys of both dicts, old's order first (deterministic for a given pair)."""
     return list(old) + [key for key in new if key not in old]
+
+
+def _stage(old: dict[str, Any], new: dict[str, Any]) -> int | None:
+    """The later of the two versions' stages (``catalog.STAGES``): where the trial is when it changed."""
+    stages = []
+    for record in (old, new):
+        status = (record.get("protocolSection") or {}).get("statusModule") or {}
+        if isinstance(status, dict):
+            stage = catalog.stage_of(status.get("overallStatus"), status.get("lastKnownStatus"))
+            if stage is not None:
+                stages.append(stage)
+    return max(stages) if stages else None
+
+
+def _aggregate(events: list[ChangeEvent], members: dict[int, _Member]) -> list[ChangeEvent]:
+    """The same change at many elements (sites, outcomes) as one event with ``count`` and ``members``."""
+    groups: dict[tuple[Any, ...], list[ChangeEvent]] = {}
+    for event in events:
+        member = members.get(id(event))
+        if member is not None:
+            groups.setdefault(member.group, []).append(event)
+    kept = []
+    for event in events:
+        member = members.get(id(event))
+        if member is None or len(groups[member.group]) < AGGREGATE_MIN:
+            kept.append(event)
+            continue
+        group = groups[member.group]
+        if event is not group[0]:
+            continue
+        count = len(group)
+        noun = f"{count} {member.noun}"
+        olds = {_sortable(e.old) for e in group}
+        news = {_sortable(e.new) for e in group}
+        highest = max(group, key=lambda e: SEVERITY_RANK[e.severity]).severity
+        uniform = len(olds) == 1 and len(news) == 1
+        lines = [
+            _cut(
+                members[id(e)].label
+                if uniform or not members[id(e)].change
+                else f"{members[id(e)].label}: {members[id(e)].change}"
+            )
+            for e in group
+        ]
+        merged = ChangeEvent(
+            category=event.category,
+            field=event.field,
+            old=event.old if len(olds) == 1 else noun,
+            new=event.new if len(news) == 1 else noun,
+            severity=highest,
+            path=event.path,
+            detail=f"{noun} {member.group[-1]}".strip() if isinstance(member.group[-1], str) else noun,
+            extra={"count": count, "members": lines},
+        )
+        kept.append(merged)
+    return kept
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MEMBER_CHARS else text[: MEMBER_CHARS - 1] + "…"
 
 
 def _fold(events: list[ChangeEvent]) -> list[ChangeEvent]:
@@ -392,11 +497,17 @@ def _diff_records(
     detail: str = "",
 ) -> None:
     """A list of records matched by identity: one event per record added or removed, fields of the rest."""
-    pairs, added, removed = _match(old, new, identity)
+    special = records.ITEM_KEYS.get(path)
+    pairs, added, removed = _match(old, new, special or identity)
+    noun = _plural(catalog.lookup(path).label)
     for item in removed:
-        out.add(path, _label(item, identity), None, detail=_join(detail, "removed"))
+        label = _label(item, identity)
+        member = _Member(label, (path, detail, "removed"), noun)
+        out.add(path, label, None, detail=_join(detail, "removed"), member=member)
     for item in added:
-        out.add(path, None, _label(item, identity), detail=_join(detail, "added"))
+        label = _label(item, identity)
+        member = _Member(label, (path, detail, "added"), noun)
+        out.add(path, None, label, detail=_join(detail, "added"), member=member)
     for before, after in pairs:
         _diff_fields(out, path, before, after, detail=_join(detail, _label(after, identity)))
 
@@ -419,15 +530,28 @@ def _diff_deep(out: _Events, path: str, old: list[Any], new: list[Any], detail: 
 
 
 def _match(
-    old: list[dict[str, Any]], new: list[dict[str, Any]], identity: tuple[str, ...]
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    identity: tuple[str, ...] | Callable[[dict[str, Any]], tuple[str, ...]],
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(changed pairs, added, removed) of two record lists matched by identity; equal records drop out."""
+    """(changed pairs, added, removed) of two record lists matched by identity; equal records drop out.
+
+    ``identity`` is the identifying fields, or a function giving an item's key.
+    """
+    if callable(identity):
+        key_of = identity
+    else:
+        fields_ = identity
+
+        def key_of(item: dict[str, Any]) -> tuple[str, ...]:
+            return records.identity_key(item, fields_)
+
     old_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     new_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for item in old:
-        old_groups.setdefault(records.identity_key(item, identity), []).append(item)
+        old_groups.setdefault(key_of(item), []).append(item)
     for item in new:
-        new_groups.setdefault(records.identity_key(item, identity), []).append(item)
+        new_groups.setdefault(key_of(item), []).append(item)
     pairs, added, removed = [], [], []
     for key in _keys(old_groups, new_groups):
         before, after = old_groups.get(key, []), list(new_groups.get(key, []))
@@ -636,41 +760,141 @@ def _site_label(site: dict[str, Any]) -> str:
     return ", ".join(str(part) for part in parts if part) or _summary(site)
 
 
+_SITE_TEXTS = ("facility", "city", "state", "zip", "country")
+
+
+def _skeletal(value: Any) -> Any:
+    """``value`` with every text as its skeleton: equal when two values differ only in encoding."""
+    if isinstance(value, str):
+        return records.text_skeleton(value)
+    if isinstance(value, dict):
+        return {key: _skeletal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted((_skeletal(item) for item in value), key=_sortable)
+    return value
+
+
+def _same_place(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two site keys (facility, city, zip, country) in one place: same country, and same city or zip."""
+    return bool(a[3] == b[3] and ((a[1] and a[1] == b[1]) or (a[2] and a[2] == b[2])))
+
+
+def _digits(text: str) -> str:
+    return "".join(char for char in text if char.isdigit())
+
+
+def _match_sites(
+    old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sites matched by ``records.site_key``, then the rest by facility likeness in one place.
+
+    The second pass pairs a removed and an added site in the same country and city (or postal
+    code) whose facility skeletons are at least ``RENAME_RATIO`` alike and carry the same numbers
+    ("Site 401" and "Site 402" stay two sites): a postal code stated later or an edited name is the
+    same site, not a closure and an opening.
+    """
+    pairs, added, removed = _match(old, new, records.site_key)
+    renamed, rest_added = [], list(added)
+    rest_removed = []
+    for before in removed:
+        key = records.site_key(before)
+        best, best_ratio = None, 0.0
+        for candidate in rest_added:
+            other = records.site_key(candidate)
+            if not _same_place(key, other) or _digits(key[0]) != _digits(other[0]):
+                continue
+            ratio = _similarity(key[0], other[0])
+            if ratio > best_ratio:
+                best, best_ratio = candidate, ratio
+        if best is not None and best_ratio >= RENAME_RATIO:
+            renamed.append((before, best))
+            rest_added.remove(best)
+        else:
+            rest_removed.append(before)
+    return pairs + renamed, rest_added, rest_removed
+
+
 def _diff_sites(out: _Events, path: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
-    """One event per site added, removed, re-statused or with new contacts; countries gained and lost."""
-    pairs, added, removed = _match(old, new, records.UNORDERED_LISTS[path])
+    """Sites added, removed, re-statused, renamed or with new contacts; countries gained and lost.
+
+    Sites are matched by a key that survives the registry's re-encodings, so a name that only
+    changed encoding is no event. A site's contacts that change along with its status are part of
+    the status event. Equal changes at many sites aggregate into one event (``_aggregate``).
+    """
+    pairs, added, removed = _match_sites(old, new)
     for site in removed:
         label = _site_label(site)
-        out.add(path, label, None, detail="site removed", extra={"site": label})
+        group = (path, "removed", "removed")
+        out.add(
+            path,
+            label,
+            None,
+            detail="site removed",
+            extra={"site": label},
+            member=_Member(label, group, "sites"),
+        )
     for site in added:
         label = _site_label(site)
         status = f" ({site['status']})" if site.get("status") else ""
-        out.add(path, None, label, detail=f"site added{status}", extra={"site": label})
+        group = (path, "added", f"added{status}")
+        out.add(
+            path,
+            None,
+            label,
+            detail=f"site added{status}",
+            extra={"site": label},
+            member=_Member(label, group, "sites"),
+        )
     for before, after in pairs:
         label = _site_label(after)
-        if before.get("status") != after.get("status"):
+        contacts_changed = _skeletal(before.get("contacts")) != _skeletal(after.get("contacts"))
+        status_old, status_new = before.get("status"), after.get("status")
+        if status_old != status_new:
+            detail = f"{label}; contacts updated" if contacts_changed else label
+            group = (f"{path}.status", status_old, status_new, "")
             out.add(
                 f"{path}.status",
-                before.get("status"),
-                after.get("status"),
-                detail=label,
+                status_old,
+                status_new,
+                detail=detail,
                 extra={"site": label},
+                member=_Member(label, group, "sites"),
             )
-        if before.get("contacts") != after.get("contacts"):
+        elif contacts_changed:
             out.add(
                 f"{path}.contacts",
                 [_summary(c) for c in before.get("contacts") or []] or None,
                 [_summary(c) for c in after.get("contacts") or []] or None,
                 detail=label,
                 extra={"site": label},
+                member=_Member(label, (f"{path}.contacts", "with contacts changed"), "sites"),
             )
-        _diff_fields(out, path, before, after, skip=("status", "contacts"), detail=label)
-    countries_old = {site.get("country") for site in old if site.get("country")}
-    countries_new = {site.get("country") for site in new if site.get("country")}
-    for country in sorted(countries_new - countries_old):
-        out.add(f"{path}.country", None, country, detail="country added (first site there)")
-    for country in sorted(countries_old - countries_new):
-        out.add(f"{path}.country", country, None, detail="country removed (no site left there)")
+        for key in _keys(before, after):
+            if key in ("status", "contacts") or before.get(key) == after.get(key):
+                continue
+            if key in _SITE_TEXTS and _skeletal(before.get(key)) == _skeletal(after.get(key)):
+                continue  # the same name in another encoding, case or punctuation
+            value_old, value_new = before.get(key), after.get(key)
+            if isinstance(value_old, (dict, list)) or isinstance(value_new, (dict, list)):
+                _diff_value(out, f"{path}.{key}", value_old, value_new, label)
+                continue
+            kind = _kind(value_old, value_new)
+            what = catalog.lookup(f"{path}.{key}").label.lower().removeprefix("site ")
+            group = (f"{path}.{key}", kind, f"with {what} {kind}")
+            change = _change_text(value_old, value_new)
+            out.add(
+                f"{path}.{key}",
+                value_old,
+                value_new,
+                detail=label,
+                member=_Member(label, group, "sites", change),
+            )
+    countries_old = {records.text_skeleton(site.get("country")): site.get("country") for site in old}
+    countries_new = {records.text_skeleton(site.get("country")): site.get("country") for site in new}
+    for key in sorted(countries_new.keys() - countries_old.keys() - {""}):
+        out.add(f"{path}.country", None, countries_new[key], detail="country added (first site there)")
+    for key in sorted(countries_old.keys() - countries_new.keys() - {""}):
+        out.add(f"{path}.country", countries_old[key], None, detail="country removed (no site left there)")
 
 
 # --- eligibility ------------------------------------------------------------------------------------------
@@ -687,7 +911,15 @@ def _diff_eligibility(out: _Events, path: str, old: dict[str, Any], new: dict[st
 
 
 def _diff_criteria(out: _Events, path: str, old: dict[str, list[str]], new: dict[str, list[str]]) -> None:
-    """Criteria item by item per section: items added, removed, and edited (paired by similarity)."""
+    """Criteria item by item per section: items added, removed, and edited (paired by similarity).
+
+    A text rewritten beyond ``catalog.ELIGIBILITY_REWRITE_SHARE`` is one event, its item changes the
+    members: a reader needs "rewritten", not forty rows.
+    """
+    share = _changed_share(old, new)
+    if share >= catalog.ELIGIBILITY_REWRITE_SHARE:
+        _criteria_rewritten(out, path, old, new, share)
+        return
     for section in _keys(old, new):
         items_old, items_new = old.get(section, []), new.get(section, [])
         if items_old == items_new:
@@ -703,6 +935,39 @@ def _diff_criteria(out: _Events, path: str, old: dict[str, list[str]], new: dict
             out.add(section_path, item, None, detail="criterion removed", extra=extra)
         for item in added:
             out.add(section_path, None, item, detail="criterion added", extra=extra)
+
+
+def _criteria_words(criteria: dict[str, list[str]]) -> list[str]:
+    return [word for section in sorted(criteria) for item in criteria[section] for word in item.split()]
+
+
+def _changed_share(old: dict[str, list[str]], new: dict[str, list[str]]) -> float:
+    """The share (0..1) of the criteria's words that changed, by a word-level difflib ratio."""
+    words_old, words_new = _criteria_words(old), _criteria_words(new)
+    if not words_old and not words_new:
+        return 0.0
+    return 1.0 - difflib.SequenceMatcher(None, words_old, words_new, autojunk=False).ratio()
+
+
+def _criteria_rewritten(
+    out: _Events, path: str, old: dict[str, list[str]], new: dict[str, list[str]], share: float
+) -> None:
+    lines = []
+    for section in _keys(old, new):
+        items_old, items_new = old.get(section, []), new.get(section, [])
+        lines += [f"{section} removed: {item}" for item in items_old if item not in items_new]
+        lines += [f"{section} added: {item}" for item in items_new if item not in items_old]
+    size_old = sum(len(item) for items in old.values() for item in items)
+    size_new = sum(len(item) for items in new.values() for item in items)
+    event = out.add(
+        path,
+        f"{size_old} characters",
+        f"{size_new} characters",
+        kind="rewritten",
+        share=share,
+        detail=f"rewritten: {share:.0%} of the text changed",
+    )
+    event.extra = {"count": len(lines), "members": [_cut(line) for line in lines], "share": round(share, 3)}
 
 
 # --- outcomes --------------------------------------------------------------------------------------------
@@ -722,22 +987,104 @@ def _diff_outcomes(out: _Events, path: str, old: dict[str, Any], new: dict[str, 
         pairs, added, removed = _match(before or [], after or [], ("measure",))
         reworded, removed, added = _pair_similar(removed, added, lambda o: o.get("measure") or "")
         for item in removed:
-            out.add(list_path, item.get("measure"), None, detail="outcome removed")
+            measure = item.get("measure") or ""
+            member = _Member(measure, (list_path, "removed"), "outcomes")
+            out.add(list_path, measure, None, detail="outcome removed", member=member)
         for item in added:
+            measure = item.get("measure") or ""
             time_frame = f" (time frame: {item['timeFrame']})" if item.get("timeFrame") else ""
-            out.add(list_path, None, item.get("measure"), detail=f"outcome added{time_frame}")
+            member = _Member(f"{measure}{time_frame}", (list_path, "added"), "outcomes")
+            out.add(list_path, None, measure, detail=f"outcome added{time_frame}", member=member)
         for item_old, item_new in reworded:
+            measure_old, measure_new = item_old.get("measure") or "", item_new.get("measure") or ""
+            renamed = _similarity(measure_old, measure_new) >= RENAME_RATIO
             out.add(
                 f"{list_path}.measure",
-                item_old.get("measure"),
-                item_new.get("measure"),
-                detail="measure reworded",
+                measure_old,
+                measure_new,
+                kind="renamed" if renamed else "changed",
+                detail="measure renamed" if renamed else "measure reworded",
             )
-            _diff_fields(
-                out, list_path, item_old, item_new, skip=("measure",), detail=item_new.get("measure") or ""
-            )
+            _diff_outcome_fields(out, list_path, item_old, item_new, skip=("measure",))
         for item_old, item_new in pairs:
-            _diff_fields(out, list_path, item_old, item_new, detail=item_new.get("measure") or "")
+            _diff_outcome_fields(out, list_path, item_old, item_new)
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _diff_outcome_fields(
+    out: _Events, path: str, old: dict[str, Any], new: dict[str, Any], skip: tuple[str, ...] = ()
+) -> None:
+    """Fields of one outcome; the same edit across outcomes ("59 → 58 months") aggregates."""
+    measure = new.get("measure") or ""
+    for key in _keys(old, new):
+        before, after = old.get(key), new.get(key)
+        if key in skip or before == after:
+            continue
+        if key == "measure":  # matched by its folded text: only case or spacing changed
+            out.add(f"{path}.measure", before, after, kind="renamed", detail="measure renamed")
+        elif isinstance(before, (str, type(None))) and isinstance(after, (str, type(None))):
+            field_path = f"{path}.{key}"
+            group = (field_path, _kind(before, after), "")
+            member = _Member(measure, group, "outcomes", _change_text(before, after))
+            out.add(field_path, before, after, detail=measure, member=member)
+        else:
+            _diff_value(out, f"{path}.{key}", before, after, measure)
+
+
+# --- arms and interventions -------------------------------------------------------------------------------
+
+_ARM_LISTS = {"armGroups": ("label", "interventionNames"), "interventions": ("name", "armGroupLabels")}
+
+
+def _diff_arms(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Arms and interventions matched by label, then by likeness: an edited label is a rename (info).
+
+    A rename also rewrites the labels other items point to; those follow it silently.
+    """
+    renames: dict[str, str] = {}
+    matched: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for key, (label_key, _) in _ARM_LISTS.items():
+        list_path = f"{path}.{key}"
+        before, after = old.get(key) or [], new.get(key) or []
+        if before == after:
+            continue
+        identity = records.UNORDERED_LISTS[list_path]
+        pairs, added, removed = _match(before, after, identity)
+        renamed, removed, added = _pair_similar(
+            removed, added, lambda item, k=label_key: str(item.get(k) or "")
+        )
+        for item in removed:
+            out.add(list_path, _label(item, identity), None, detail="removed")
+        for item in added:
+            out.add(list_path, None, _label(item, identity), detail="added")
+        for item_old, item_new in renamed:
+            label_old, label_new = item_old.get(label_key), item_new.get(label_key)
+            renames[str(label_old)] = str(label_new)
+            out.add(f"{list_path}.{label_key}", label_old, label_new, kind="renamed", detail="renamed")
+        matched[key] = pairs + renamed
+    for key, (label_key, refs_key) in _ARM_LISTS.items():
+        list_path = f"{path}.{key}"
+        for item_old, item_new in matched.get(key, []):
+            refs_old = sorted(_renamed_ref(ref, renames) for ref in item_old.get(refs_key) or [])
+            refs_new = sorted(item_new.get(refs_key) or [])
+            label = str(item_new.get(label_key) or "")
+            if refs_old != refs_new:
+                _diff_plain_list(
+                    out, f"{list_path}.{refs_key}", item_old.get(refs_key), item_new.get(refs_key), label
+                )
+            _diff_fields(out, list_path, item_old, item_new, skip=(label_key, refs_key), detail=label)
+    _diff_fields(out, path, old, new, skip=tuple(_ARM_LISTS))
+
+
+def _renamed_ref(ref: str, renames: dict[str, str]) -> str:
+    """A label an arm or intervention points to, after the renames ("Drug: X" names intervention X)."""
+    if ref in renames:
+        return renames[ref]
+    prefix, sep, name = ref.partition(": ")
+    return f"{prefix}{sep}{renames[name]}" if sep and name in renames else ref
 
 
 # --- results ----------------------------------------------------------------------------------------------
@@ -797,4 +1144,5 @@ _MODULE_HANDLERS: dict[str, Callable[[_Events, str, dict[str, Any], dict[str, An
     "contactsLocationsModule": _diff_contacts_locations,
     "eligibilityModule": _diff_eligibility,
     "outcomesModule": _diff_outcomes,
+    "armsInterventionsModule": _diff_arms,
 }

@@ -61,6 +61,11 @@ class ChangeEvent:
     ``field`` is the human label ("Overall status"), ``path`` the dotted location in the API v2
     study object. ``detail`` is a short explanation a reader needs beside old → new
     ("+25%", "slipped 92 days", "ESTIMATED → ACTUAL").
+
+    One event may stand for the same change at many elements ("221 sites: NOT_YET_RECRUITING →
+    RECRUITING"): ``count`` says how many, ``members`` names them (one line each). Both live in
+    ``extra`` (keys ``count`` and ``members``), so every store keeps them without a column of its own;
+    a single change has count 1 and no members.
     """
 
     category: str
@@ -89,9 +94,21 @@ class ChangeEvent:
     def compare_url(self) -> str:
         return compare_url(self.nct_id, self.old_version, self.new_version)
 
+    @property
+    def count(self) -> int:
+        """How many elements this event stands for (1 for a single change)."""
+        return int(self.extra.get("count", 1))
+
+    @property
+    def members(self) -> list[str]:
+        """The elements an aggregated event stands for, one reader's line each; [] for a single change."""
+        return list(self.extra.get("members", []))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["compare_url"] = self.compare_url if self.nct_id else None
+        data["count"] = self.count
+        data["members"] = self.members
         return data
 
     @classmethod

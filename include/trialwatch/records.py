@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +187,15 @@ UNORDERED_LISTS: dict[str, tuple[str, ...]] = {
 
 CRITERIA_PATH = "protocolSection.eligibilityModule.eligibilityCriteria"
 
+# Structures the registry adds or drops with their default value: their appearing or disappearing is
+# bookkeeping, not an edit, so the canonical form leaves them out when they hold exactly this value.
+DEFAULT_VALUES: dict[str, Any] = {
+    "protocolSection.statusModule.expandedAccessInfo": {"hasExpandedAccess": False},
+}
+
+SITES_PATH = "protocolSection.contactsLocationsModule.locations"
+REFERENCES_PATH = "protocolSection.referencesModule.references"
+
 ENROLLMENT_UNKNOWN = 99999999  # the registry's sentinel for "enrollment not known"
 
 
@@ -273,6 +283,80 @@ def normalize_markup(text: str) -> str:
     return " ".join(text.split())
 
 
+# Letters that show up when UTF-8 bytes were read as Latin-1 or Windows-1252 (mojibake).
+_MOJIBAKE_HINTS = frozenset("ÃÂâÅÄÐÑØÙ€™œ")
+
+
+def repair_text(text: str) -> str:
+    """``text`` in Unicode NFC form, with Latin-1/Windows-1252 mojibake undone ("HÃ´pital" → "Hôpital").
+
+    The registry re-encodes names between fetches; the repaired text is the one the sponsor typed.
+    A round trip that fails or does not shorten the text leaves it alone. NFC composes decomposed
+    accents but keeps what a reader needs to see ("m²", "µg"); matching keys go further (NFKC,
+    ``text_skeleton``). ASCII costs one check.
+    """
+    if text.isascii():
+        return text
+    if any(char in _MOJIBAKE_HINTS for char in text):
+        for codec in ("cp1252", "latin-1"):
+            try:
+                fixed = text.encode(codec).decode("utf-8")
+            except UnicodeError:
+                continue
+            if len(fixed) < len(text):
+                text = fixed
+                break
+    return unicodedata.normalize("NFC", text)
+
+
+_NOT_ALNUM_RE = re.compile(r"[^0-9a-z]+")
+
+
+def text_skeleton(value: Any) -> str:
+    """The letters and digits a name keeps through every re-encoding the registry applies.
+
+    Case, punctuation, spacing and every non-ASCII letter are left out, so "Hôpital", "HÃ´pital",
+    "Hăpital", 'Hă"Pital' and "St John?s" / "St John's" pairs each fold to one skeleton. Used to
+    match items, never to show them.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", repair_text(value)) if isinstance(value, str) else str(value)
+    return _NOT_ALNUM_RE.sub("", text.casefold().encode("ascii", "ignore").decode("ascii"))
+
+
+def site_key(site: dict[str, Any]) -> tuple[str, ...]:
+    """A site's identity across versions: facility, city, postal code and country, each as a skeleton."""
+    return tuple(text_skeleton(site.get(name)) for name in ("facility", "city", "zip", "country"))
+
+
+_DOI_RE = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.IGNORECASE)
+
+
+def reference_key(reference: dict[str, Any]) -> tuple[str, ...]:
+    """A reference's identity: its PMID, else the DOI in its citation, else the citation's skeleton."""
+    pmid = str(reference.get("pmid") or "").strip()
+    if pmid:
+        return ("pmid", pmid)
+    citation = reference.get("citation") or ""
+    doi = _DOI_RE.search(citation) if isinstance(citation, str) else None
+    if doi:
+        return ("doi", doi.group(0).rstrip(".,;").casefold())
+    return ("citation", text_skeleton(citation))
+
+
+# Lists whose items have an identity richer than a tuple of field values.
+ITEM_KEYS: dict[str, Any] = {SITES_PATH: site_key, REFERENCES_PATH: reference_key}
+
+
+def item_key(path: str, item: Any) -> tuple[str, ...]:
+    """How an item of the unordered list at ``path`` is recognised across versions."""
+    special = ITEM_KEYS.get(path)
+    if special is not None and isinstance(item, dict):
+        return special(item)  # type: ignore[no-any-return]
+    return identity_key(item, UNORDERED_LISTS.get(path, ()))
+
+
 _HEADING_RE = re.compile(r"^[\w ,/()'-]{0,60}\bcriteria\b\s*:?$", re.IGNORECASE)
 _ITEM_START_RE = re.compile(r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+")
 
@@ -332,6 +416,7 @@ class _Shape:
     markup: bool = False
     criteria: bool = False
     identity: tuple[str, ...] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)  # child key → its bookkeeping default
 
 
 def _build_shapes() -> _Shape:
@@ -352,6 +437,9 @@ def _build_shapes() -> _Shape:
         parent, _, leaf = path.rpartition(".")
         target = node(parent) if parent else root
         target.drop = target.drop | {leaf}
+    for path, default in DEFAULT_VALUES.items():
+        parent, _, leaf = path.rpartition(".")
+        node(parent).defaults[leaf] = default
     return root
 
 
@@ -381,18 +469,28 @@ def _sort_key(identity: tuple[str, ...]) -> Any:
     return key
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or value == [] or value == {}
+
+
 def _canon(value: Any, shape: _Shape) -> Any:
     if isinstance(value, str):
+        value = repair_text(value)
         if shape.criteria:
             return {name: sorted(items) for name, items in parse_criteria(value).items()}
         if shape.markup:
             return normalize_markup(value)
         return squash_whitespace(value)
     if isinstance(value, dict):
-        children, drop = shape.children, shape.drop
-        return {
-            key: _canon(item, children.get(key, _NO_SHAPE)) for key, item in value.items() if key not in drop
-        }
+        children, drop, defaults = shape.children, shape.drop, shape.defaults
+        canonical = {}
+        for key, item in value.items():
+            if key in drop or _is_empty(item) or (key in defaults and item == defaults[key]):
+                continue  # null, empty and default-valued structures come and go as bookkeeping
+            item = _canon(item, children.get(key, _NO_SHAPE))
+            if not _is_empty(item):
+                canonical[key] = item
+        return canonical
     if isinstance(value, list):
         items = [_canon(item, shape) for item in value]
         if shape.identity is not None:
@@ -407,7 +505,8 @@ def _canon(value: Any, shape: _Shape) -> Any:
 def canonical_form(study: dict[str, Any]) -> dict[str, Any]:
     """The monitored content of ``study``: noise left out, unordered lists sorted, texts normalised.
 
-    Eligibility criteria become {section: sorted items}. Two records with the same canonical form
+    Eligibility criteria become {section: sorted items}; texts are repaired (``repair_text``); null,
+    empty and default-valued structures (``DEFAULT_VALUES``) are left out. Two records with the same canonical form
     carry no change anyone should hear about.
     """
     if not isinstance(study, dict):

@@ -98,9 +98,12 @@ def test_severity_rules_measure_against_thresholds() -> None:
         == "major"
     )
     completion = "protocolSection.statusModule.completionDateStruct.date"
-    assert catalog.severity(completion, Change("a", "b", days=400)) == "minor"
+    assert catalog.severity(completion, Change("a", "b", days=300)) == "minor"
+    # a slip of a year or more is major whatever the watchlist says (docs/change-rules.md)
+    assert catalog.severity(completion, Change("a", "b", days=365)) == "major"
+    assert catalog.severity(completion, Change("a", "b", days=364)) == "minor"
     assert (
-        catalog.severity(completion, Change("a", "b", days=400), Thresholds(completion_major_days=180))
+        catalog.severity(completion, Change("a", "b", days=200), Thresholds(completion_major_days=180))
         == "major"
     )
 

@@ -33,7 +33,7 @@ def test_changed_record_gives_the_same_events_as_diff_studies() -> None:
     assert new_hash == records.content_hash(new) != records.content_hash(old)
     assert events is not None
     assert facts(events) == facts(diff_studies(old, new))
-    assert facts(events) == [("status", "Overall status", "NOT_YET_RECRUITING", "RECRUITING", "major", "")]
+    assert facts(events) == [("status", "Overall status", "NOT_YET_RECRUITING", "RECRUITING", "minor", "")]
     assert events[0].new_version == 3
 
 

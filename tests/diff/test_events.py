@@ -56,12 +56,21 @@ def test_terminated_and_withdrawn_are_critical() -> None:
         ]
 
 
-def test_active_to_completed_is_major() -> None:
+def test_active_to_completed_is_a_minor_forward_step() -> None:
     old, new = changed(FL)
     protocol(new)["statusModule"]["overallStatus"] = "COMPLETED"
     assert facts(diff_studies(old, new)) == [
-        ("status", "Overall status", "ACTIVE_NOT_RECRUITING", "COMPLETED", "major", "")
+        ("status", "Overall status", "ACTIVE_NOT_RECRUITING", "COMPLETED", "minor", "")
     ]
+
+
+def test_reopening_is_major_and_a_watchlist_can_raise_forward_steps() -> None:
+    old, new = changed(FL)
+    protocol(new)["statusModule"]["overallStatus"] = "RECRUITING"
+    assert [e.severity for e in diff_studies(old, new)] == ["major"]
+    protocol(new)["statusModule"]["overallStatus"] = "COMPLETED"
+    loud = Thresholds.from_mapping({"category_minimum": {"status": "major"}})
+    assert [e.severity for e in diff_studies(old, new, thresholds=loud)] == ["major"]
 
 
 def test_why_stopped_alone_is_minor() -> None:
@@ -347,7 +356,7 @@ def test_primary_outcome_time_frame_change_is_major() -> None:
     ]
 
 
-def test_primary_outcome_replaced_is_major() -> None:
+def test_primary_outcome_replaced_while_recruiting_is_critical() -> None:
     old, new = changed(CLL)
     protocol(new)["outcomesModule"]["primaryOutcomes"] = [
         {"measure": "Progression-free survival", "timeFrame": "up to 24 months"}
@@ -358,10 +367,10 @@ def test_primary_outcome_replaced_is_major() -> None:
             "Primary outcome",
             None,
             "Progression-free survival",
-            "major",
+            "critical",
             "outcome added (time frame: up to 24 months)",
         ),
-        ("outcomes", "Primary outcome", "Objective Response Rate (ORR)", None, "major", "outcome removed"),
+        ("outcomes", "Primary outcome", "Objective Response Rate (ORR)", None, "critical", "outcome removed"),
     ]
 
 
@@ -465,7 +474,7 @@ def test_unknown_new_field_is_reported_as_other_info() -> None:
 
 def test_events_carry_provenance_and_sort_by_severity_then_category() -> None:
     old, new = changed(CLL)
-    protocol(new)["statusModule"]["overallStatus"] = "ACTIVE_NOT_RECRUITING"
+    protocol(new)["statusModule"]["overallStatus"] = "ENROLLING_BY_INVITATION"
     protocol(new)["designModule"]["enrollmentInfo"]["count"] = 76
     protocol(new)["contactsLocationsModule"]["locations"].pop(0)
     protocol(new)["descriptionModule"]["briefSummary"] += " Updated."
