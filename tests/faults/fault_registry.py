@@ -34,7 +34,7 @@ MODES: dict[str, str] = {
     "repeated_token": "search",  # the same token again and again
     "fresh_token_same_studies": "search",  # a new token on every page of the very same studies
     "endless_new_ids": "search",  # new ids and a new token on every page, forever
-    "trickle": "study",  # headers, then one byte every ``trickle_seconds``
+    "trickle": "record",  # headers, then one byte every ``trickle_seconds`` (alone or the batch page)
     "trickle_no_length": "study",  # the same without Content-Length (read until close)
     "huge_declared": "study",  # Content-Length far over any limit (nothing much sent)
     "huge_streamed": "study",  # an endless body without Content-Length
@@ -66,6 +66,7 @@ class Fault:
     other_id: str = "NCT20000001"
     record_bytes: int = 2_000_000
     trickle_seconds: float = 10.0
+    page_size: int | None = None  # studies per faulty search page (default: the pageSize asked for)
     hits: int = 0
 
 
@@ -206,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._generic(fault):
             return
-        size = int(params.get("pageSize", "10"))
+        size = fault.page_size or int(params.get("pageSize", "10"))
         token = params.get("pageToken")
         page = fault.hits - 1  # the n-th page this fault has answered
         if fault.mode == "alternating_tokens":
@@ -230,6 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and self._generic(fault):
             return
         known = [i for i in ids if not i.startswith(UNKNOWN_PREFIX)]
+        if fault is not None and fault.mode == "trickle":
+            self._trickle(
+                json.dumps({"studies": [study_for(i) for i in known]}).encode(), fault, with_length=True
+            )
+            return
         if fault is not None and fault.mode == "wrong_id_in_batch":
             records = [json.dumps(study_for(fault.other_id))]
         else:
@@ -333,7 +339,7 @@ _LITERALS = {"nan": "NaN", "infinity": "Infinity", "overflow_float": "1e999", "l
 def _record_text(nct_id: str, fault: Fault | None) -> str:
     """The JSON text of ``nct_id``'s record, spoilt as a "record" fault says."""
     mode = fault.mode if fault is not None else None
-    if fault is None or MODES[fault.mode] != "record":
+    if fault is None or MODES[fault.mode] != "record" or mode == "trickle":
         return json.dumps(study_for(nct_id))
     if mode == "huge_record":
         return json.dumps(padded_study(nct_id, fault.record_bytes))
