@@ -19,6 +19,8 @@ import json
 import logging
 import random
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -102,6 +104,53 @@ class FetchResult:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+_request_deadline = threading.local()  # the deadline (time.monotonic) of this thread's request
+
+
+class _HeaderDeadline:
+    """For urllib3 connections: the status line and headers must arrive by the request's deadline.
+
+    A socket timeout bounds each read, so a registry sending its headers a byte at a time would
+    keep every read alive; a timer shuts the socket down when the deadline passes instead.
+    """
+
+    def getresponse(self):  # type: ignore[no-untyped-def]
+        deadline = getattr(_request_deadline, "value", None)
+        if deadline is None:
+            return super().getresponse()  # type: ignore[misc]
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            timer.cancel()
+
+    def _cut(self) -> None:
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+class _DeadlineHTTPConnection(_HeaderDeadline, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_HeaderDeadline, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
 @dataclass
 class _JSONAnswer:
     url: str
@@ -179,6 +228,7 @@ class CtgovClient:
     def _single_connection_session() -> requests.Session:
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -520,9 +570,17 @@ class CtgovClient:
         """One GET, its body read within ``request_timeout`` and ``max_bytes`` (an error page: its start)."""
         deadline = time.monotonic() + self.request_timeout
         wait = min(self.timeout, self.request_timeout)
-        response = self._session.get(
-            url, params=params, timeout=(wait, wait), allow_redirects=False, stream=True
-        )
+        _request_deadline.value = deadline
+        try:
+            response = self._session.get(
+                url, params=params, timeout=(wait, wait), allow_redirects=False, stream=True
+            )
+        except requests.RequestException:
+            if time.monotonic() >= deadline:  # cut by the header timer, not a network failure
+                raise RequestDeadlineExceeded(full_url, self.request_timeout) from None
+            raise
+        finally:
+            _request_deadline.value = None
         complete = False
         try:
             status = response.status_code
