@@ -36,6 +36,7 @@ MODES: dict[str, str] = {
     "endless_new_ids": "search",  # new ids and a new token on every page, forever
     "trickle": "record",  # headers, then one byte every ``trickle_seconds`` (alone or the batch page)
     "trickle_no_length": "study",  # the same without Content-Length (read until close)
+    "trickle_headers": "study",  # the status line and headers, one byte every ``trickle_seconds``
     "huge_declared": "study",  # Content-Length far over any limit (nothing much sent)
     "huge_streamed": "study",  # an endless body without Content-Length
     "huge_record": "record",  # a valid record padded to ``record_bytes``
@@ -68,6 +69,7 @@ class Fault:
     trickle_seconds: float = 10.0
     page_size: int | None = None  # studies per faulty search page (default: the pageSize asked for)
     hits: int = 0
+    sent: int = 0  # bytes a trickle got out before the client hung up
 
 
 def template_study() -> dict[str, Any]:
@@ -255,6 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
         mode = fault.mode
         if mode in ("trickle", "trickle_no_length"):
             self._trickle(json.dumps(study_for(nct_id)).encode(), fault, with_length=mode == "trickle")
+        elif mode == "trickle_headers":
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 200 + b"\r\n"
+            for index in range(len(head)):
+                if self.owner.stop.wait(fault.trickle_seconds if index else 0):
+                    break
+                self.wfile.write(head[index : index + 1])
+                self.wfile.flush()
+                fault.sent += 1
+            self.close_connection = True
         elif mode == "huge_declared":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -305,6 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self.wfile.write(body[index : index + 1])
             self.wfile.flush()
+            fault.sent += 1
         self.close_connection = True
 
     def _stream_forever(self) -> None:

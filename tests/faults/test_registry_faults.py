@@ -109,12 +109,22 @@ class TestBoundedBodies:
         assert f"/studies/{WATCHED}" in str(caught.value)
         assert len(faults.requests_to("/studies/")) == 1  # a deadline overrun is not retried
 
+    def test_headers_trickling_faster_than_the_read_timeout_are_cut_at_the_deadline(
+        self, client: CtgovClient, faults: FaultRegistry
+    ) -> None:
+        fault = faults.set(Fault("trickle_headers", trickle_seconds=0.2))  # 230 bytes: 46 s if let run
+        with pytest.raises(RequestDeadlineExceeded, match=r"within 1.5 s \(request_timeout\)"):
+            client.get_study(WATCHED)
+        assert len(faults.requests_to("/studies/")) == 1
+        assert fault.sent < 100  # the client hung up long before the headers were complete
+
     def test_a_trickle_faster_than_the_read_timeout_is_still_cut_at_the_deadline(
         self, client: CtgovClient, faults: FaultRegistry
     ) -> None:
-        faults.set(Fault("trickle", trickle_seconds=0.2))
+        fault = faults.set(Fault("trickle", trickle_seconds=0.2))
         with pytest.raises(RequestDeadlineExceeded):
             client.get_study(WATCHED)
+        assert fault.sent < 100  # of a record of several kB
 
     def test_a_declared_huge_body_is_refused_before_reading_it(
         self, client: CtgovClient, faults: FaultRegistry
