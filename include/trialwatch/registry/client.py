@@ -263,9 +263,7 @@ class CtgovClient:
         """One study by id; follows the 301 an alias id gets. Raises ``StudyNotFound`` on 404."""
         requested = nct_id.strip().upper()
         try:
-            answer = self._get_json(
-                f"/studies/{quote(requested, safe='')}", max_bytes=self.max_record_bytes, what="record"
-            )
+            answer = self._get_json(f"/studies/{quote(requested, safe='')}", one_record=True)
         except RegistryHTTPError as exc:
             if exc.status == 404:
                 raise StudyNotFound(requested, exc.url) from exc
@@ -487,13 +485,18 @@ class CtgovClient:
         path_or_url: str,
         params: Mapping[str, str] | None = None,
         *,
-        max_bytes: int | None = None,
-        what: str = "answer",
+        one_record: bool = False,
     ) -> _JSONAnswer:
+        """The parsed answer; ``one_record`` holds it to ``max_record_bytes`` instead of ``max_page_bytes``."""
         url = self._url(path_or_url)
         attempt = 0
         while True:
-            answer = self._send(url, params, max_bytes or self.max_page_bytes)
+            limit = (
+                ("max_record_bytes", self.max_record_bytes)
+                if one_record
+                else ("max_page_bytes", self.max_page_bytes)
+            )
+            answer = self._send(url, params, limit)
             try:
                 data = safejson.loads(answer.body)
             except safejson.NotJSON:
@@ -508,10 +511,12 @@ class CtgovClient:
                     continue
                 raise NotJSONResponse(answer.url, content_type, excerpt(answer.text)) from None
             except safejson.UnsafeJSON as exc:  # JSON, but not one a record can be: no point retrying
-                raise MalformedResponse(answer.url, str(exc), what=what) from None
+                raise MalformedResponse(
+                    answer.url, str(exc), what="record" if one_record else "answer"
+                ) from None
             return _JSONAnswer(url=answer.url, data=data, redirected=answer.redirected)
 
-    def _send(self, url: str, params: Mapping[str, str] | None, max_bytes: int) -> _RawAnswer:
+    def _send(self, url: str, params: Mapping[str, str] | None, limit: tuple[str, int]) -> _RawAnswer:
         """GET with politeness, retries on transient failures, hand-followed redirects and the limits."""
         attempt = 0
         redirects = 0
@@ -522,7 +527,7 @@ class CtgovClient:
             if self.run_deadline is not None and self._clock() >= self.run_deadline:
                 raise RunDeadlineExceeded(full_url)
             try:
-                answer = self._request(url, full_url, params, max_bytes, redirected)
+                answer = self._request(url, full_url, params, limit, redirected)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 # refused, reset, stalled past the read timeout, truncated body
                 if attempt >= self.max_retries:
@@ -565,9 +570,17 @@ class CtgovClient:
             return answer
 
     def _request(
-        self, url: str, full_url: str, params: Mapping[str, str] | None, max_bytes: int, redirected: bool
+        self,
+        url: str,
+        full_url: str,
+        params: Mapping[str, str] | None,
+        limit: tuple[str, int],
+        redirected: bool,
     ) -> _RawAnswer:
-        """One GET, its body read within ``request_timeout`` and ``max_bytes`` (an error page: its start)."""
+        """One GET, its body read within ``request_timeout`` and ``limit`` (setting name, bytes).
+
+        Of an error page only the start is read, enough to quote.
+        """
         deadline = time.monotonic() + self.request_timeout
         wait = min(self.timeout, self.request_timeout)
         _request_deadline.value = deadline
@@ -585,9 +598,9 @@ class CtgovClient:
         try:
             status = response.status_code
             if status >= 300:
-                body = self._read_body(response, response.url, deadline, ERROR_BODY_BYTES, truncate=True)
+                body = self._read_body(response, deadline, ("", ERROR_BODY_BYTES), truncate=True)
             else:
-                body = self._read_body(response, response.url, deadline, max_bytes, truncate=False)
+                body = self._read_body(response, deadline, limit, truncate=False)
             complete = True
         finally:
             if not complete or response.raw.connection is not None:
@@ -597,17 +610,18 @@ class CtgovClient:
         )
 
     def _read_body(
-        self, response: requests.Response, url: str, deadline: float, limit: int, *, truncate: bool
+        self, response: requests.Response, deadline: float, limit: tuple[str, int], *, truncate: bool
     ) -> bytes:
         """The body, read a chunk at a time so neither a trickle nor a flood outlasts the limits.
 
         Each socket read may wait only until the request's deadline, so a body that sends one byte
         every few seconds fails at the deadline rather than after the last byte.
         """
-        setting = "max_record_bytes" if limit == self.max_record_bytes else "max_page_bytes"
+        url = response.url
+        setting, max_bytes = limit
         declared = response.headers.get("Content-Length", "")
-        if not truncate and declared.isdigit() and int(declared) > limit:
-            raise ResponseTooLarge(url, limit, int(declared), setting=setting)
+        if not truncate and declared.isdigit() and int(declared) > max_bytes:
+            raise ResponseTooLarge(url, max_bytes, int(declared), setting=setting)
         raw = response.raw
         body = bytearray()
         while True:
@@ -627,10 +641,10 @@ class CtgovClient:
             if not chunk:
                 return bytes(body)
             body += chunk
-            if len(body) > limit:
+            if len(body) > max_bytes:
                 if truncate:
-                    return bytes(body[:limit])
-                raise ResponseTooLarge(url, limit, setting=setting)
+                    return bytes(body[:max_bytes])
+                raise ResponseTooLarge(url, max_bytes, setting=setting)
 
     def _pause(self, delay: float, url: str) -> None:
         """Wait before a retry, unless the run's deadline would pass meanwhile."""
