@@ -11,6 +11,7 @@ Every event's category, label and severity come from the field catalog.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -40,6 +41,10 @@ SIMILAR_TEXT_RATIO = 0.6  # a removed and an added text this alike are reported 
 RENAME_RATIO = 0.85  # an outcome measure this alike to its old wording is renamed, not reworded
 AGGREGATE_MIN = 2  # this many identical changes at different elements become one event
 MEMBER_CHARS = 200  # a member line longer than this is cut (the full text stays in the record)
+# Pairing removed and added items by similarity costs one text comparison per pair (about 0.3 ms
+# for a criterion). Past this many pairs (20 removed × 20 added) the items are reported as removed
+# and added: a rewrite that large reads better that way, and it stays fast.
+MAX_SIMILARITY_PAIRS = 400
 
 
 @dataclass
@@ -440,6 +445,9 @@ def _diff_value(out: _Events, path: str, old: Any, new: Any, detail: str = "") -
     """Any two values at ``path``: recurse into dicts, match lists, report scalars."""
     if old == new:
         return
+    if _is_huge_text(old) or _is_huge_text(new):
+        _diff_huge_text(out, path, old, new, detail)
+        return
     if isinstance(old, (dict, type(None))) and isinstance(new, (dict, type(None))):
         _diff_fields(out, path, old or {}, new or {}, detail=detail)
         return
@@ -456,6 +464,71 @@ def _diff_value(out: _Events, path: str, old: Any, new: Any, detail: str = "") -
         _diff_deep(out, path, old_list, new_list, detail)
         return
     out.add(path, old, new, detail=detail)
+
+
+def _is_huge_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) > records.HUGE_TEXT_CHARS
+
+
+def _diff_huge_text(out: _Events, path: str, old: Any, new: Any, detail: str) -> None:
+    """A text too long to compare word by word: one event with its size change and both hashes."""
+    before, after = _plain_text(old), _plain_text(new)
+    added, removed = text_change_size(before, after)
+    extra = {
+        "old_chars": len(before),
+        "new_chars": len(after),
+        "added_chars": added,
+        "removed_chars": removed,
+        "old_sha256": hashlib.sha256(before.encode("utf-8")).hexdigest(),
+        "new_sha256": hashlib.sha256(after.encode("utf-8")).hexdigest(),
+    }
+    label = catalog.lookup(path).label[:1].lower() + catalog.lookup(path).label[1:]
+    summary = f"{label} text changed: +{added:,}/−{removed:,} characters (too long to compare word by word)"
+    out.add(
+        path,
+        _size_label(before, extra["old_sha256"]) if old is not None else None,
+        _size_label(after, extra["new_sha256"]) if new is not None else None,
+        detail=_join(detail, summary),
+        extra=extra,
+    )
+
+
+def _plain_text(value: Any) -> str:
+    """A text as one string: criteria items (a canonical form of a shorter text) one per line."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "\n".join(str(item) for items in value.values() for item in items)
+    return value if isinstance(value, str) else _sortable(value)
+
+
+def _size_label(text: str, digest: str) -> str:
+    return f"{len(text):,} characters (sha256 {digest[:12]})"
+
+
+def text_change_size(old: str, new: str) -> tuple[int, int]:
+    """(characters added, characters removed): what is left of each text once the common start and
+    end are cut off. Exact for one edited stretch, an upper bound for scattered edits; found by
+    halving, so it costs a few comparisons of long slices instead of a pass per character.
+    """
+    limit = min(len(old), len(new))
+    low, high = 0, limit  # the common prefix is at least low, at most high characters
+    while low < high:
+        middle = (low + high + 1) // 2
+        if old[:middle] == new[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    prefix = low
+    low, high = 0, limit - prefix
+    while low < high:
+        middle = (low + high + 1) // 2
+        if old[len(old) - middle :] == new[len(new) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    suffix = low
+    return len(new) - prefix - suffix, len(old) - prefix - suffix
 
 
 def _diff_fields(
@@ -572,6 +645,8 @@ def _pair_similar(
     removed: list[Any], added: list[Any], text: Callable[[Any], str]
 ) -> tuple[list[tuple[Any, Any]], list[Any], list[Any]]:
     """Pair removed and added items whose texts are alike: an edit, not a removal plus an addition."""
+    if len(removed) * len(added) > MAX_SIMILARITY_PAIRS:
+        return [], removed, added
     candidates = []
     for i, before in enumerate(removed):
         for j, after in enumerate(added):

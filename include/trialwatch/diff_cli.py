@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trialwatch import safejson
 from trialwatch.catalog import Thresholds
 from trialwatch.diff import diff_studies
 from trialwatch.events import ChangeEvent
@@ -86,9 +86,9 @@ def load_study(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        data = safejson.loads(text)
+    except safejson.UnsafeJSON as exc:
+        raise InputError(f"{path}: {exc}") from None
     if isinstance(data, dict) and "studies" in data and "protocolSection" not in data:
         studies = data["studies"]
         if not isinstance(studies, list) or len(studies) != 1:
@@ -106,7 +106,7 @@ def load_study(path: Path) -> dict[str, Any]:
 
 def render(events: list[ChangeEvent], fmt: str, new: dict | None = None) -> str:
     if fmt == "json":
-        return json.dumps([event.to_dict() for event in events], indent=2, ensure_ascii=False)
+        return safejson.dumps([event.to_dict() for event in events], indent=2, ensure_ascii=False)
     try:
         from trialwatch.digest.render import render_event_list
     except ImportError as exc:

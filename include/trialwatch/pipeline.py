@@ -20,7 +20,7 @@ from trialwatch.diff import (
     record_gone_event,
 )
 from trialwatch.registry.client import CtgovClient
-from trialwatch.registry.errors import HistoryUnavailable, RegistryError
+from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
 from trialwatch.registry.history import HistoryAdapter
 from trialwatch.store import Store
 from trialwatch.store import repository as repo
@@ -105,6 +105,8 @@ def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
             members.complete = False
             members.failures.append(f"watchlist {watchlist.name!r}, query {query.name!r}: {exc}")
             log.error("query %r of watchlist %r failed: %s", query.name, watchlist.name, exc)
+            if isinstance(exc, SearchCutOff):  # paging stopped early: what came before is real
+                members.via.update(dict.fromkeys(exc.found, "query"))
             continue
         log.info("watchlist %r query %r matched %d trials", watchlist.name, query.name, len(found))
         if len(found) >= query.max_results:

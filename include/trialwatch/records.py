@@ -196,6 +196,12 @@ DEFAULT_VALUES: dict[str, Any] = {
 SITES_PATH = "protocolSection.contactsLocationsModule.locations"
 REFERENCES_PATH = "protocolSection.referencesModule.references"
 
+# Above this many characters a text is kept whole (whitespace squashed) in the canonical form and
+# the diff reports its size change instead of comparing items or words. Real texts stay far below
+# (the longest eligibility text in the samples is 7 kB); an item-by-item comparison of a text this
+# long is already a second or more, and grows with the square of its length.
+HUGE_TEXT_CHARS = 32_000
+
 ENROLLMENT_UNKNOWN = 99999999  # the registry's sentinel for "enrollment not known"
 
 
@@ -475,6 +481,8 @@ def _is_empty(value: Any) -> bool:
 
 def _canon(value: Any, shape: _Shape) -> Any:
     if isinstance(value, str):
+        if len(value) > HUGE_TEXT_CHARS:
+            return squash_whitespace(value)  # too long for item and markup rules: compared by size
         value = repair_text(value)
         if shape.criteria:
             return {name: sorted(items) for name, items in parse_criteria(value).items()}

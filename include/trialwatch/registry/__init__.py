@@ -5,10 +5,16 @@ from __future__ import annotations
 from trialwatch.registry.client import DEFAULT_BASE_URL, CtgovClient, FetchResult, StudyFetch
 from trialwatch.registry.errors import (
     HistoryUnavailable,
+    MalformedResponse,
     NotJSONResponse,
     RegistryError,
     RegistryHTTPError,
+    RequestDeadlineExceeded,
+    ResponseTooLarge,
+    RunDeadlineExceeded,
+    SearchCutOff,
     StudyNotFound,
+    WrongStudyReturned,
 )
 from trialwatch.registry.history import HistoryAdapter, VersionInfo
 
@@ -18,10 +24,16 @@ __all__ = [
     "FetchResult",
     "HistoryAdapter",
     "HistoryUnavailable",
+    "MalformedResponse",
     "NotJSONResponse",
     "RegistryError",
     "RegistryHTTPError",
+    "RequestDeadlineExceeded",
+    "ResponseTooLarge",
+    "RunDeadlineExceeded",
+    "SearchCutOff",
     "StudyFetch",
     "StudyNotFound",
     "VersionInfo",
+    "WrongStudyReturned",
 ]

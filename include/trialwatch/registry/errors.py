@@ -45,3 +45,60 @@ class StudyNotFound(RegistryError):
 
 class HistoryUnavailable(RegistryError):
     """The version-history endpoints failed or answered in an unexpected shape; fall back to diffs."""
+
+
+class MalformedResponse(RegistryError):
+    """JSON the client refuses: NaN or Infinity, absurdly long numbers, nesting far past any record."""
+
+    def __init__(self, url: str, reason: str, *, what: str = "answer") -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"malformed {what} from {url}: {reason}")
+
+
+class ResponseTooLarge(RegistryError):
+    """A body over the configured size limit; reading stopped there, so memory stays bounded."""
+
+    def __init__(self, url: str, limit: int, size: int | None = None, *, setting: str) -> None:
+        self.url = url
+        self.limit = limit
+        self.size = size
+        seen = f"{size:,} bytes" if size is not None else "more"
+        super().__init__(f"answer from {url} is {seen}, over the {limit:,}-byte limit ({setting})")
+
+
+class RequestDeadlineExceeded(RegistryError):
+    """One request (connect, headers and the whole body) took longer than its overall limit."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        self.url = url
+        super().__init__(f"no complete answer from {url} within {seconds:g} s (request_timeout)")
+
+
+class RunDeadlineExceeded(RegistryError):
+    """The caller's deadline for the whole run has passed: no new request is started."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"the run's deadline has passed; did not request {url}")
+
+
+class WrongStudyReturned(RegistryError):
+    """The registry answered a request for one NCT id with a record of another, unrelated id."""
+
+    def __init__(self, requested: str, returned: str, url: str) -> None:
+        self.requested = requested
+        self.returned = returned
+        self.url = url
+        super().__init__(
+            f"asked for {requested}, registry returned {returned} ({url}); "
+            f"neither a redirect nor {returned}'s nctIdAliases make it an alias"
+        )
+
+
+class SearchCutOff(RegistryError):
+    """Paging stopped before the registry said it was done; ``found`` holds the ids collected so far."""
+
+    def __init__(self, message: str, found: list[str] | None = None) -> None:
+        self.found: list[str] = list(found or [])
+        super().__init__(message)

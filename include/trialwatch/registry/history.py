@@ -65,6 +65,12 @@ class HistoryAdapter:
             raise HistoryUnavailable(
                 f"version {version} of {nct_id} from {url}: no study.protocolSection in the answer"
             )
+        ident = study["protocolSection"].get("identificationModule")
+        served_id = ident.get("nctId") if isinstance(ident, dict) else None
+        if not isinstance(served_id, str) or served_id.strip().upper() != nct_id.upper():
+            raise HistoryUnavailable(
+                f"version {version} of {nct_id} from {url}: the answer is a record of {served_id!r}"
+            )
         served_version = data.get("studyVersion")
         if served_version is not None and served_version != version:
             raise HistoryUnavailable(

@@ -1,0 +1,114 @@
+"""``trialwatch diff`` and the safe JSON parser on hostile input: exit 2 naming the file, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from trialwatch import safejson
+from trialwatch.cli import main
+
+from .fault_registry import padded_study, study_for
+
+NCT = "NCT10000001"
+
+
+def strict_json(text: str) -> Any:
+    """Parse as RFC 8259 JSON: NaN and Infinity, which Python would accept, fail here."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} in output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["diff", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def with_count(literal: str) -> str:
+    """The text of a record whose enrollment count is ``literal`` (any JSON-ish token)."""
+    return json.dumps(study_for(NCT)).replace('"count": ', f'"count": {literal}, "was": ', 1)
+
+
+HOSTILE = {
+    "deep_nesting": ("[" * 10_000 + "]" * 10_000, "nested more than 64 levels deep"),
+    "deep_object": ('{"a": ' * 10_000 + "1" + "}" * 10_000, "nested more than 64 levels deep"),
+    "long_int": (with_count("9" * 5000), "a number of 5000 characters, more than the 100 allowed"),
+    "long_float": (with_count("1." + "5" * 5000), "a number of 5002 characters"),
+    "nan": (with_count("NaN"), "NaN is not a JSON value"),
+    "infinity": (with_count("Infinity"), "Infinity is not a JSON value"),
+    "minus_infinity": (with_count("-Infinity"), "-Infinity is not a JSON value"),
+    "overflow": (with_count("1e999"), "the number 1e999 is out of range"),
+    "not_utf8": (b"\xff\xfe{}", "not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_input_exits_2_naming_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    content, reason = HOSTILE[case]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(study_for(NCT)), encoding="utf-8")
+    bad = tmp_path / f"{case}.json"
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        bad.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, str(good), str(bad))
+    assert (code, out) == (2, "")
+    assert str(bad) in err and reason in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_output_is_strict_json_with_numbers_at_the_edges(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(with_count("1e-300"), encoding="utf-8")
+    new.write_text(with_count("1.5e300"), encoding="utf-8")
+    code, out, _ = run(capsys, str(old), str(new))
+    assert code == 0
+    events = strict_json(out)
+    assert [(e["field"], e["old"], e["new"]) for e in events] == [("Enrollment", 1e-300, 1.5e300)]
+
+
+def test_a_10_mb_record_diffs_to_one_summary_event(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old_study = padded_study(NCT, 10_000_000)
+    new_study = json.loads(json.dumps(old_study))
+    text = old_study["protocolSection"]["descriptionModule"]["detailedDescription"]
+    middle = len(text) // 2
+    # 1,000 characters of the middle become 3,000 of a character the text does not hold.
+    changed = text[:middle] + "Z" * 3000 + text[middle + 1000 :]
+    new_study["protocolSection"]["descriptionModule"]["detailedDescription"] = changed
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(old_study), encoding="utf-8")
+    new.write_text(json.dumps(new_study), encoding="utf-8")
+    code, out, _ = run(capsys, str(old), str(new))
+    assert code == 0
+    events = strict_json(out)
+    assert len(events) == 1
+    event = events[0]
+    assert (event["category"], event["field"], event["severity"]) == ("other", "Detailed description", "info")
+    assert "text changed: +3,000/−1,000 characters" in event["detail"]
+    assert event["extra"]["old_chars"] == len(text.strip()) and event["extra"]["new_chars"] == len(
+        changed.strip()
+    )
+
+
+def test_safejson_keeps_ordinary_records_intact() -> None:
+    study = study_for(NCT)
+    assert safejson.loads(json.dumps(study)) == study
+    assert safejson.loads(json.dumps(study).encode("utf-8")) == study
+
+
+def test_safejson_dumps_refuses_nan() -> None:
+    with pytest.raises(ValueError):
+        safejson.dumps({"count": float("nan")})
