@@ -10,7 +10,7 @@ TEST_PG_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 REGISTRY ?= live
 TRIALWATCH_HOME ?= $(CURDIR)/.trialwatch
 
-.PHONY: setup demo test up up-demo lint browser screenshots bench clean
+.PHONY: setup demo test test-clock up up-demo lint browser screenshots bench clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: setup
 ## Run every test (PostgreSQL tests against TEST_PG_URL, browser tests in Debian's Chromium).
 test: setup browser
 	TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
+
+## Every test again with the clock a year ahead, to prove none depends on today's date.
+test-clock: setup browser
+	TRIALWATCH_TEST_CLOCK_SHIFT_DAYS=365 TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
 
 ## Airflow standalone with our DAGs and plugin on http://localhost:8080 (admin password printed at start).
 up: setup

@@ -7,12 +7,15 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "include" / "trialwatch" / "replay" / "data" / "samples"
+_CLOCK_TRAVELLER = pytest.StashKey[Any]()
 
 _HOME = Path(tempfile.mkdtemp(prefix="trialwatch-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME / "airflow")
@@ -23,6 +26,41 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflo
 os.environ["TRIALWATCH_HOME"] = str(_HOME / "trialwatch")
 os.environ.pop("TRIALWATCH_STORE_URL", None)
 os.environ.pop("TRIALWATCH_WATCHLISTS", None)
+
+CLOCK_SHIFT_ENV = "TRIALWATCH_TEST_CLOCK_SHIFT_DAYS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With TRIALWATCH_TEST_CLOCK_SHIFT_DAYS=N the whole session runs N days ahead (`make test-clock`).
+
+    A test that passes today but not next year reads the real date somewhere; running the suite shifted
+    proves none does. The clock keeps ticking, and tests that pin their own time with the
+    ``time_machine`` fixture travel from the shifted clock as usual. Subprocesses keep the real clock.
+    """
+    raw = os.environ.get(CLOCK_SHIFT_ENV, "").strip()
+    if not raw:
+        return
+    try:
+        days = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{CLOCK_SHIFT_ENV} must be a whole number of days, got {raw!r}") from None
+    import time_machine
+
+    traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+    traveller.start()
+    config.stash[_CLOCK_TRAVELLER] = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_CLOCK_TRAVELLER, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _CLOCK_TRAVELLER in config.stash:
+        return f"clock shifted {os.environ[CLOCK_SHIFT_ENV].strip()} days ahead ({CLOCK_SHIFT_ENV})"
+    return None
 
 
 @pytest.fixture

@@ -37,6 +37,12 @@ EMAIL_RE = re.compile(
 CADENCES: tuple[str, ...] = ("daily", "weekly")
 IMMEDIATE_OFF = "none"
 DEFAULT_MAX_RESULTS = 500
+# Bounds on one watchlist file, far above any real one (a 10,000-trial list is ~150 kB and ~10,000
+# values), so a hostile or runaway file fails fast with a message instead of hanging every loader.
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+MAX_REPORTED_ALIASES = 10
 
 KEYS: tuple[str, ...] = (
     "title",
@@ -499,14 +505,62 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     return message
 
 
+def _unsafe_structure(text: str) -> list[str]:
+    """Problems that make a file too costly to load, found in one linear pass over the YAML events.
+
+    An alias repeats a whole subtree without repeating its text, so a kilobyte of nested aliases
+    ("billion laughs") expands to billions of values; watchlists never need them, so they are
+    refused. Node count and nesting depth are bounded so no file can exhaust memory or the stack.
+    """
+    problems: list[str] = []
+    aliases: dict[str, list[int]] = {}  # anchor name -> [first line, uses]
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            aliases.setdefault(str(event.anchor), [line, 0])[1] += 1
+            continue
+        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:
+                problems.append(f"line {line}: more than {MAX_NODES:,} YAML values; split the watchlist")
+                break
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                problems.append(f"line {line}: lists and mappings nested more than {MAX_DEPTH} levels deep")
+                break
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    for anchor, (line, uses) in list(aliases.items())[:MAX_REPORTED_ALIASES]:
+        times = f" (used {uses} times)" if uses > 1 else ""
+        problems.append(
+            f"line {line}: YAML alias *{anchor}{times} is not allowed in a watchlist; "
+            "write the value out where it is needed"
+        )
+    if len(aliases) > MAX_REPORTED_ALIASES:
+        problems.append(f"and {len(aliases) - MAX_REPORTED_ALIASES} more aliases")
+    return problems
+
+
 def _parse(path: Path) -> tuple[dict[str, Any], _Source]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise WatchlistError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise WatchlistError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise WatchlistError(
+            path, f"the file is larger than {MAX_FILE_BYTES:,} bytes; a watchlist is a short list"
+        )
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WatchlistError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        unsafe = _unsafe_structure(text)
+        if unsafe:
+            raise WatchlistError(path, unsafe)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

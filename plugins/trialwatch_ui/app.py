@@ -12,12 +12,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from trialwatch import settings
 from trialwatch.store.db import Store
+from trialwatch.watchlists import NAME_RE
 
 from trialwatch_ui import queries
 from trialwatch_ui.preview import render_preview
@@ -49,8 +52,23 @@ DIGEST_HTML_CSP = (
 
 SortKey = Literal["last_change", "nct_id", "title", "status", "enrollment", "severity", "watchlist"]
 Order = Literal["asc", "desc"]
-PageNumber = Query(1, ge=1, description="1-based page number")
+# Bounds on what a URL may ask for, so odd input is a 422 and never reaches the database: a page or id
+# beyond 64 bits overflows SQLite and PostgreSQL integers, and PostgreSQL refuses NUL characters.
+MAX_PAGE = 1_000_000_000
+MAX_ID = 2**63 - 1
+MAX_TEXT = 200
+NO_NUL = r"^[^\x00]*$"
+PageNumber = Query(1, ge=1, le=MAX_PAGE, description="1-based page number")
 PerPage = Query(queries.DEFAULT_PER_PAGE, ge=1, le=queries.MAX_PER_PAGE)
+DigestId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="digest id in the outbox")]
+NctId = Annotated[str, PathParam(max_length=MAX_TEXT, pattern=NO_NUL)]
+SearchText = Annotated[str, Query(max_length=MAX_TEXT, pattern=NO_NUL)]
+# Watchlist names are file stems (see trialwatch.watchlists); anything else cannot name one.
+WATCHLIST_QUERY = Query(max_length=MAX_TEXT, pattern=f"^{NAME_RE.pattern}$", description="watchlist name")
+WatchlistName = Annotated[str | None, WATCHLIST_QUERY]
+# The preview explains an unknown name itself (and never queries the store with it), so it takes any text.
+PREVIEW_QUERY = Query(max_length=MAX_TEXT, pattern=NO_NUL, description="watchlist name")
+PreviewWatchlist = Annotated[str | None, PREVIEW_QUERY]
 
 
 class StoreUnavailable(RuntimeError):
@@ -121,10 +139,13 @@ def create_app(store: Store | None = None) -> FastAPI:
     app = FastAPI(
         title="Trial Watch",
         description="What happened to each watched clinical trial, from the trialwatch store.",
+        # The schema and the stylesheet are served by routes below that need a logged-in user, like
+        # every other route; the interactive docs would load scripts from a CDN, so there are none.
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    static_files = StaticFiles(directory=HERE / "static")
 
     def url(request: Request, name: str, query: dict[str, Any] | None = None, **path_params: Any) -> str:
         path = request.scope.get("root_path", "") + app.url_path_for(name, **path_params)
@@ -149,6 +170,15 @@ def create_app(store: Store | None = None) -> FastAPI:
         if unauthenticated:
             return _login_redirect(request)
         return render(request, "error.html", code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        return render(request, "error.html", code=status.HTTP_422_UNPROCESSABLE_CONTENT, message=problems)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
@@ -188,35 +218,35 @@ def create_app(store: Store | None = None) -> FastAPI:
         per_page: int = PerPage,
         sort: SortKey = "last_change",
         order: Order = "desc",
-        watchlist: str | None = None,
+        watchlist: WatchlistName = None,
     ) -> dict[str, Any]:
         """Watched trials, one row per (watchlist, trial), sorted and paginated."""
         return overview_data(page, per_page, sort, order, watchlist)
 
     @api.get("/trials/{nct_id}", name="api_trial")
-    def api_trial(nct_id: str) -> dict[str, Any]:
+    def api_trial(nct_id: NctId) -> dict[str, Any]:
         """A trial's current state and its timeline of versions and change events."""
         return read(queries.trial, nct_id)
 
     @api.get("/search", name="api_search")
-    def api_search(q: str = "", page: int = PageNumber, per_page: int = PerPage) -> dict[str, Any]:
+    def api_search(q: SearchText = "", page: int = PageNumber, per_page: int = PerPage) -> dict[str, Any]:
         """Trials by NCT id prefix or title words."""
         return read(queries.search, q, queries.PageRequest(page, per_page))
 
     @api.get("/digests", name="api_digests")
     def api_digests(
-        page: int = PageNumber, per_page: int = PerPage, watchlist: str | None = None
+        page: int = PageNumber, per_page: int = PerPage, watchlist: WatchlistName = None
     ) -> dict[str, Any]:
         """Digests in the outbox, newest first."""
         return read(queries.digests, queries.PageRequest(page, per_page), watchlist=watchlist or None)
 
     @api.get("/digests/{digest_id}", name="api_digest")
-    def api_digest(digest_id: int) -> dict[str, Any]:
+    def api_digest(digest_id: DigestId) -> dict[str, Any]:
         """One digest as sent: headers, text part and HTML part."""
         return read(queries.digest, digest_id)
 
     @api.get("/preview", name="api_preview")
-    def api_preview(watchlist: str | None = None) -> dict[str, Any]:
+    def api_preview(watchlist: PreviewWatchlist = None) -> dict[str, Any]:
         """What the next digest of a watchlist would contain, without sending it."""
         return render_preview(holder.store, watchlist)
 
@@ -248,35 +278,35 @@ def create_app(store: Store | None = None) -> FastAPI:
         per_page: int = PerPage,
         sort: SortKey = "last_change",
         order: Order = "desc",
-        watchlist: str | None = None,
+        watchlist: WatchlistName = None,
     ) -> HTMLResponse:
         data = overview_data(page, per_page, sort, order, watchlist)
         return render(request, "overview.html", data=data, sorts=queries.OVERVIEW_SORTS, active="overview")
 
     @pages.get("/trials/{nct_id}", name="trial", response_class=HTMLResponse)
-    def trial_page(request: Request, nct_id: str) -> HTMLResponse:
+    def trial_page(request: Request, nct_id: NctId) -> HTMLResponse:
         return render(request, "trial.html", trial=read(queries.trial, nct_id), active="overview")
 
     @pages.get("/search", name="search", response_class=HTMLResponse)
     def search_page(
-        request: Request, q: str = "", page: int = PageNumber, per_page: int = PerPage
+        request: Request, q: SearchText = "", page: int = PageNumber, per_page: int = PerPage
     ) -> HTMLResponse:
         data = read(queries.search, q, queries.PageRequest(page, per_page))
         return render(request, "search.html", data=data, active="search")
 
     @pages.get("/digests", name="digests", response_class=HTMLResponse)
     def digests_page(
-        request: Request, page: int = PageNumber, per_page: int = PerPage, watchlist: str | None = None
+        request: Request, page: int = PageNumber, per_page: int = PerPage, watchlist: WatchlistName = None
     ) -> HTMLResponse:
         data = read(queries.digests, queries.PageRequest(page, per_page), watchlist=watchlist or None)
         return render(request, "digests.html", data=data, active="digests")
 
     @pages.get("/digests/{digest_id}", name="digest", response_class=HTMLResponse)
-    def digest_page(request: Request, digest_id: int) -> HTMLResponse:
+    def digest_page(request: Request, digest_id: DigestId) -> HTMLResponse:
         return render(request, "digest.html", digest=read(queries.digest, digest_id), active="digests")
 
     @pages.get("/digests/{digest_id}/html", name="digest_html")
-    def digest_html(digest_id: int) -> Response:
+    def digest_html(digest_id: DigestId) -> Response:
         """The digest's HTML part alone, for a sandboxed iframe: no scripts, no requests, no origin."""
         html = read(queries.digest, digest_id)["html"]
         if html is None:
@@ -284,13 +314,13 @@ def create_app(store: Store | None = None) -> FastAPI:
         return _sandboxed_html(html)
 
     @pages.get("/preview", name="preview", response_class=HTMLResponse)
-    def preview_page(request: Request, watchlist: str | None = None) -> HTMLResponse:
+    def preview_page(request: Request, watchlist: PreviewWatchlist = None) -> HTMLResponse:
         return render(
             request, "preview.html", preview=render_preview(holder.store, watchlist), active="preview"
         )
 
     @pages.get("/preview/html", name="preview_html")
-    def preview_html(watchlist: str) -> Response:
+    def preview_html(watchlist: Annotated[str, PREVIEW_QUERY]) -> Response:
         """The preview's HTML part alone, served like a sent digest's (sandboxed, no scripts)."""
         html = render_preview(holder.store, watchlist).get("html")
         if html is None:
@@ -301,6 +331,15 @@ def create_app(store: Store | None = None) -> FastAPI:
     def health_page(request: Request, page: int = PageNumber) -> HTMLResponse:
         data = read(queries.health, queries.PageRequest(page, 20))
         return render(request, "health.html", data=data, active="health")
+
+    @pages.get("/openapi.json", name="openapi")
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @pages.get("/static/{path:path}", name="static")
+    async def static(path: str, request: Request) -> Response:
+        """The stylesheet, behind the same login as the pages that use it."""
+        return await static_files.get_response(path, request.scope)
 
     app.include_router(api)
     app.include_router(pages)

@@ -298,9 +298,11 @@ class TestPoliteness:
         agent = default_user_agent()
         assert agent.startswith("trialwatch/0.1.0 clinical-trial change monitor; python-requests/")
 
-    def test_retry_after_accepts_seconds_and_http_dates(self) -> None:
+    def test_retry_after_accepts_seconds_and_http_dates(self, time_machine) -> None:  # type: ignore[no-untyped-def]
+        now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+        time_machine.move_to(now, tick=False)
         assert parse_retry_after("12") == 12.0
-        later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-        assert 25 <= parse_retry_after(later) <= 30
+        assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True)) == 30.0
+        assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True)) == 0.0
         assert parse_retry_after("soon") is None
         assert parse_retry_after(None) is None

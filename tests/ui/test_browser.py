@@ -49,6 +49,9 @@ def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirf
 
     timeline = trial_watch.locator("ol.timeline")
     timeline.wait_for()
+    # The stylesheet needs the login too; the browser's session cookie must get it, not a redirect.
+    rules = timeline.evaluate("() => [...document.styleSheets].reduce((n, s) => n + s.cssRules.length, 0)")
+    assert rules > 0, "the Trial Watch stylesheet did not load for the logged-in user"
     status_changes = timeline.locator("tr", has_text="Overall status")
     texts = [" ".join(text.split()) for text in status_changes.all_inner_texts()]
     # Newest first: day 2 brought RECRUITING → ACTIVE_NOT_RECRUITING → COMPLETED.
@@ -85,6 +88,10 @@ def test_plugin_api_needs_a_login_on_the_real_server(airflow: RunningAirflow) ->
     )
     assert cookie.status_code == 200
     assert cookie.json()["total"] > 0
+    for asset in ("static/style.css", "openapi.json"):
+        url = f"{airflow.base_url}/trialwatch/{asset}"
+        assert requests.get(url, timeout=30, allow_redirects=False).status_code == 303, asset
+        assert requests.get(url, cookies={"_token": token}, timeout=30).status_code == 200, asset
     plugins = requests.get(
         f"{airflow.base_url}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=30
     ).json()["plugins"]
