@@ -18,7 +18,7 @@ from trialwatch.digest.service import prepare_digests, preview
 from trialwatch.events import ChangeEvent
 from trialwatch.store.models import DigestOutbox
 
-from .conftest import HOSTILE_TITLE, NOW, Watchlist, sample_events
+from .conftest import HOSTILE_TITLE, NOW, SENDER, Watchlist, sample_events
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -30,7 +30,7 @@ def nk(**overrides) -> Watchlist:
 
 
 def queued_message(store, watchlist=None):
-    prepare_digests(store, [watchlist or nk()], watchlist="nk", now=NOW)
+    prepare_digests(store, [watchlist or nk()], watchlist="nk", sender=SENDER, now=NOW)
     with store.session() as session:
         row = session.scalars(select(DigestOutbox)).one()
         return row, message_from_string(row.message, policy=policy.SMTP)
@@ -205,7 +205,7 @@ def test_atom_feed_parses_with_an_entry_per_event(seeded):
 
 
 def test_preview_writes_files_and_queues_nothing(seeded, tmp_path):
-    paths = preview(seeded, [nk()], watchlist="nk", out_dir=tmp_path)
+    paths = preview(seeded, [nk()], watchlist="nk", sender=SENDER, out_dir=tmp_path)
     assert sorted(p.suffix for p in paths) == sorted([".eml", ".html", ".txt", ".csv", ".xml"])
     eml = message_from_bytes(next(p for p in paths if p.suffix == ".eml").read_bytes(), policy=policy.SMTP)
     assert eml["Subject"].startswith("[trialwatch] NK-cell therapy in acute leukemia:")
@@ -214,7 +214,7 @@ def test_preview_writes_files_and_queues_nothing(seeded, tmp_path):
 
 
 def test_no_events_means_no_row(store):
-    assert prepare_digests(store, [nk()], watchlist="nk", now=NOW) == []
+    assert prepare_digests(store, [nk()], watchlist="nk", sender=SENDER, now=NOW) == []
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(DigestOutbox)) == 0
 

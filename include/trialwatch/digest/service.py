@@ -22,7 +22,6 @@ over SMTP; this is the honest bound.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,7 +53,6 @@ from .smtp import SmtpConnection, SmtpRecipientRefused, SmtpSessionError, SmtpSe
 log = logging.getLogger(__name__)
 
 FIRST_DIGEST_LOOKBACK: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
-DEFAULT_SENDER = "trialwatch@localhost"
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
@@ -373,10 +371,6 @@ def _plan(
     return planned, None
 
 
-def _sender() -> str:
-    return os.environ.get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
-
-
 def _settled_high_water(session: Session) -> int:
     """The highest event id below which no event can still appear.
 
@@ -394,6 +388,7 @@ def prepare_digests(
     watchlists: list[Any],
     *,
     watchlist: str,
+    sender: str,
     now: datetime | None = None,
     base_url_note: str | None = None,
 ) -> list[int]:
@@ -418,7 +413,7 @@ def prepare_digests(
                 high_water=high_water,
                 now=now,
                 notes=notes,
-                sender=_sender(),
+                sender=sender,
                 skip_if_period_done=True,
             )
             if existing is not None:
@@ -535,7 +530,7 @@ def send_queued(
 # Preview
 
 
-def preview(store: Any, watchlists: list[Any], *, watchlist: str, out_dir: Path) -> list[Path]:
+def preview(store: Any, watchlists: list[Any], *, watchlist: str, sender: str, out_dir: Path) -> list[Path]:
     """Write the next digest (.eml, .html, .txt, .csv) and the watchlist's Atom feed; sends and marks nothing.
 
     Shows the first recipient's digest (or a placeholder address when the watchlist has none). With
@@ -558,7 +553,7 @@ def preview(store: Any, watchlists: list[Any], *, watchlist: str, out_dir: Path)
             high_water=high_water,
             now=now,
             notes=[],
-            sender=_sender(),
+            sender=sender,
             skip_if_period_done=False,
         )
         if planned is None:
@@ -571,7 +566,7 @@ def preview(store: Any, watchlists: list[Any], *, watchlist: str, out_dir: Path)
                 high_water=high_water,
                 now=now,
                 notes=["no changes since the last digest"],
-                sender=_sender(),
+                sender=sender,
             )
         session.rollback()
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{planned.key}-{planned.period_key}")

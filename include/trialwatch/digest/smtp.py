@@ -11,6 +11,8 @@ import ssl
 from dataclasses import dataclass
 from typing import Any, Self
 
+from trialwatch.settings import SettingError, parse_bool
+
 
 class SmtpConfigError(ValueError):
     """The SMTP settings cannot work as given (names the setting and the problem)."""
@@ -25,19 +27,13 @@ class SmtpSessionError(SmtpTransportError):
 
 
 def _flag(name: str, value: Any) -> bool:
-    """A connection extra as a boolean; strings like "false" and "0" mean False (not truthy text)."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
+    """A connection extra as a boolean, by the one strict parser; missing or empty means False."""
+    if value is None or value == "":
         return False
-    if isinstance(value, int | float):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off", ""}:
-        return False
-    raise SmtpConfigError(f"SMTP connection extra {name!r} must be true or false, got {value!r}")
+    try:
+        return parse_bool(f"SMTP connection extra {name!r}", value)
+    except SettingError as exc:
+        raise SmtpConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
