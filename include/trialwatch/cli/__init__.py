@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     verbose = getattr(args, "verbose", 0)
     level = {0: getattr(args, "log_level", logging.WARNING), 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # Each retry is a warning; a failure after the retries is reported once, with the attempts.
+        logging.getLogger("trialwatch.registry.client").setLevel(logging.ERROR)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
