@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from trialwatch.settings import CONNECTION_IDS, ConnectionFields, Settings
+from trialwatch.settings import CONNECTION_IDS, SMTP_CONN_ID, ConnectionFields, Settings
 
 if TYPE_CHECKING:
     from trialwatch.digest.smtp import SmtpSettings
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SMTP_CONN_ID = "smtp_default"
 # Mapped fetch tasks that may run at once; each client waits this many times the polite interval,
 # so all of them together stay at about one request per second.
 FETCH_CONCURRENCY = 2
@@ -84,7 +83,8 @@ def smtp_settings(config: Settings | None = None) -> SmtpSettings:
     smtp = (config or settings()).smtp
     if smtp is None:
         raise LookupError(
-            f"no Airflow connection {SMTP_CONN_ID!r}: set AIRFLOW_CONN_SMTP_DEFAULT "
+            f"no mail settings: no Airflow connection {SMTP_CONN_ID!r} and no TRIALWATCH_SMTP_HOST; "
+            "set AIRFLOW_CONN_SMTP_DEFAULT "
             '(e.g. \'{"conn_type": "smtp", "host": "mail.example.org", "port": 587, "login": ..., '
             '"password": ..., "extra": {"from_email": "trialwatch@example.org"}}\')'
         )
