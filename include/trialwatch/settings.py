@@ -86,7 +86,7 @@ class Settings:
     min_interval: float
     use_history: bool
     mail_from: str
-    smtp: SmtpSettings | None = field(default=None, repr=True)
+    smtp: SmtpSettings | None = None
 
     @classmethod
     def from_env(
