@@ -17,8 +17,8 @@ setup: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt \
+		-e '.[airflow,ui,replay,postgres]'
 	touch $(STAMP)
 
 ## Run the monitor offline: replay registry day 1 and day 2, digest captured by a local mail sink.

@@ -57,16 +57,18 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
 
         @task
         def prepare() -> list[int]:
-            from trialwatch import settings
             from trialwatch.digest.feed import write_feed
             from trialwatch.digest.service import prepare_digests
 
-            loaded = load_watchlists()
-            store = airflow_glue.store()
+            config = airflow_glue.settings()
+            loaded = load_watchlists(config.watchlist_dir)
+            store = airflow_glue.store(config)
             store.upgrade()  # the digest may run before the first sync created the schema
-            queued = prepare_digests(store, loaded.watchlists, watchlist=watchlist.name)
+            queued = prepare_digests(
+                store, loaded.watchlists, watchlist=watchlist.name, sender=config.mail_from
+            )
             log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
-            feed = write_feed(store, loaded.get(watchlist.name), settings.home() / "feeds")
+            feed = write_feed(store, loaded.get(watchlist.name), config.home / "feeds")
             log.info("Atom feed updated: %s", feed)
             return queued
 
@@ -76,7 +78,10 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
 
             from trialwatch.digest.service import send_queued
 
-            report = send_queued(airflow_glue.store(), airflow_glue.smtp_settings(), watchlist=watchlist.name)
+            config = airflow_glue.settings()
+            report = send_queued(
+                airflow_glue.store(config), airflow_glue.smtp_settings(config), watchlist=watchlist.name
+            )
             return asdict(report)
 
         prepare() >> send()

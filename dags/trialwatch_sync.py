@@ -14,7 +14,8 @@ ids and split them into batches) → `fetch_batch` (one mapped task per batch: f
 hashes, diff changed records version by version) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
-`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file).
+`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); every
+setting is in `docs/configuration.md`.
 Each trial's history is in the **Trial Watch** page of this Airflow UI.
 """
 
@@ -68,9 +69,10 @@ def trialwatch_sync() -> None:
         if params["nct_ids"] or params["force"]:
             log.info("manual run (nct_ids=%s, force=%s): syncing", params["nct_ids"], params["force"])
             return True
-        store = airflow_glue.store()
+        config = airflow_glue.settings()
+        store = airflow_glue.store(config)
         store.upgrade()
-        published = airflow_glue.ctgov_client().version().get("dataTimestamp")
+        published = airflow_glue.ctgov_client(config).version().get("dataTimestamp")
         with store.session() as session:
             seen = repository.last_data_timestamp(session)
         log.info("registry data build %s; last synced build %s", published, seen)
@@ -81,14 +83,15 @@ def trialwatch_sync() -> None:
         from trialwatch.pipeline import plan_sync
         from trialwatch.watchlists import load_watchlists
 
-        loaded = load_watchlists()
+        config = airflow_glue.settings()
+        loaded = load_watchlists(config.watchlist_dir)
         for error in loaded.errors:
             log.error("skipping a broken watchlist: %s", error)
-        store = airflow_glue.store()
+        store = airflow_glue.store(config)
         store.upgrade()
         sync_plan = plan_sync(
             store,
-            airflow_glue.ctgov_client(),
+            airflow_glue.ctgov_client(config),
             loaded.watchlists,
             only_ids=params["nct_ids"],
             watchlist_errors=loaded.errors,
@@ -104,14 +107,15 @@ def trialwatch_sync() -> None:
         from trialwatch.pipeline import sync_batch
 
         get_current_context()["batch_label"] = airflow_glue.task_label(nct_ids)  # type: ignore[typeddict-unknown-key]
+        config = airflow_glue.settings()
         summary = sync_batch(
-            airflow_glue.store(),
-            airflow_glue.ctgov_client(),
+            airflow_glue.store(config),
+            airflow_glue.ctgov_client(config),
             nct_ids,
             run_id=sync_run_id,
             data_timestamp=data_timestamp,
             thresholds=thresholds,
-            use_history=airflow_glue.use_history(),
+            use_history=config.use_history,
         )
         for nct_id in summary.changed:
             log.info("changed: %s", nct_id)

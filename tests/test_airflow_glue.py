@@ -17,7 +17,7 @@ def test_registry_defaults_to_clinicaltrials_gov_at_one_request_per_second(
     assert client.base_url == settings.DEFAULT_API_BASE
     # Mapped batches run side by side; together they keep to about one request per second.
     assert client.min_interval == airflow_glue.FETCH_CONCURRENCY * 1.0
-    assert airflow_glue.use_history() is True
+    assert airflow_glue.settings().use_history is True
 
 
 def test_registry_connection_sets_url_interval_and_history(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +34,7 @@ def test_registry_connection_sets_url_interval_and_history(monkeypatch: pytest.M
     client = airflow_glue.ctgov_client()
     assert client.base_url == "http://127.0.0.1:8765/api/v2"
     assert client.min_interval == 0.5 * airflow_glue.FETCH_CONCURRENCY
-    assert airflow_glue.use_history() is False
+    assert airflow_glue.settings().use_history is False
 
 
 def test_store_connection_wins_over_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,104 +1,94 @@
-"""The one place the product reads Airflow: connections turned into plain trialwatch settings.
+"""The one place the product reads Airflow: connections turned into trialwatch ``Settings``.
 
-Connections (all optional; defaults work out of the box):
+Connections (all optional; defaults work out of the box), each winning over its TRIALWATCH_* variable:
 - ``ctgov_api`` (http): host = API v2 base URL; extra ``min_interval`` (seconds between requests),
   ``use_history`` (read the registry's version history, default true).
-- ``trialwatch_store``: the store's SQLAlchemy URL (e.g. a postgres connection); else
-  TRIALWATCH_STORE_URL; else a SQLite file in TRIALWATCH_HOME.
+- ``trialwatch_store``: the store (a postgres or sqlite connection, or any with a SQLAlchemy URI).
 - ``smtp_default`` (smtp): where digests are sent, as Airflow's SMTP provider reads it.
+
+The DAG tasks and the Trial Watch UI (in the api-server) both call ``settings()``, so they resolve
+the same store. Every setting: docs/configuration.md.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trialwatch import settings
+from trialwatch.settings import CONNECTION_IDS, SMTP_CONN_ID, ConnectionFields, Settings
+
+if TYPE_CHECKING:
+    from trialwatch.digest.smtp import SmtpSettings
+    from trialwatch.registry.client import CtgovClient
+    from trialwatch.store.db import Store
 
 log = logging.getLogger(__name__)
 
-CTGOV_CONN_ID = "ctgov_api"
-STORE_CONN_ID = "trialwatch_store"
-SMTP_CONN_ID = "smtp_default"
 # Mapped fetch tasks that may run at once; each client waits this many times the polite interval,
 # so all of them together stay at about one request per second.
 FETCH_CONCURRENCY = 2
 
 
-def _connection(conn_id: str) -> Any | None:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+def _connection(conn_id: str) -> ConnectionFields | None:
+    """An Airflow connection's fields, or None when it is not defined (or Airflow is not installed).
 
+    In a task this asks the task's supervisor; in the api-server it reads the metadata database and
+    the secrets backends; anywhere it reads AIRFLOW_CONN_* variables.
+    """
     try:
-        return BaseHook.get_connection(conn_id)
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:
+        return None
+    try:
+        conn: Any = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
+    return ConnectionFields(
+        conn_type=conn.conn_type,
+        host=conn.host,
+        schema=conn.schema,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        extra=conn.extra_dejson,
+        uri=conn.get_uri(),
+    )
 
 
-def _as_bool(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+def settings() -> Settings:
+    """The settings a task or the Trial Watch UI runs with: Airflow connections, then the environment."""
+    return Settings.from_env(connections={conn_id: _connection(conn_id) for conn_id in CONNECTION_IDS})
 
 
-def _api_base_url(conn: Any) -> str:
-    if conn is None or not conn.host:
-        return os.environ.get("TRIALWATCH_API_URL") or settings.DEFAULT_API_BASE
-    host = conn.host
-    if "://" not in host:
-        scheme = conn.schema or "https"
-        host = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-    return host.rstrip("/")
-
-
-def ctgov_client():  # type: ignore[no-untyped-def]
-    """A registry client configured from the ``ctgov_api`` connection."""
+def ctgov_client(config: Settings | None = None) -> CtgovClient:
+    """A registry client for a mapped task: the configured interval times the tasks that run at once."""
     from trialwatch.registry.client import CtgovClient
 
-    conn = _connection(CTGOV_CONN_ID)
-    extra = conn.extra_dejson if conn is not None else {}
-    interval = float(extra.get("min_interval", 1.0))
-    base_url = _api_base_url(conn)
-    log.info("registry: %s (%.1f s between requests per task)", base_url, interval * FETCH_CONCURRENCY)
-    return CtgovClient(base_url, min_interval=interval * FETCH_CONCURRENCY)
+    config = config or settings()
+    interval = config.min_interval * FETCH_CONCURRENCY
+    log.info("registry: %s (%.1f s between requests per task)", config.api_url, interval)
+    return CtgovClient(config.api_url, min_interval=interval)
 
 
-def use_history() -> bool:
-    conn = _connection(CTGOV_CONN_ID)
-    return _as_bool((conn.extra_dejson if conn is not None else {}).get("use_history"), True)
-
-
-def store():  # type: ignore[no-untyped-def]
+def store(config: Settings | None = None, *, readonly: bool = False) -> Store:
     """The trialwatch store, from the ``trialwatch_store`` connection or the environment."""
     from trialwatch.store import Store
 
-    conn = _connection(STORE_CONN_ID)
-    url = None
-    if conn is not None:
-        url = conn.get_uri()
-        # Airflow writes postgres URIs as "postgres://"; SQLAlchemy wants a dialect name.
-        if url.startswith("postgres://"):
-            url = "postgresql+psycopg2://" + url[len("postgres://") :]
-    return Store(url or settings.store_url())
+    return Store((config or settings()).store_url, readonly=readonly)
 
 
-def smtp_settings():  # type: ignore[no-untyped-def]
-    """Digest mail settings from ``smtp_default`` (STARTTLS and certificate checks on unless turned off)."""
-    from trialwatch.digest.smtp import SmtpSettings
-
-    conn = _connection(SMTP_CONN_ID)
-    if conn is None:
+def smtp_settings(config: Settings | None = None) -> SmtpSettings:
+    """Digest mail settings (STARTTLS and certificate checks on unless turned off)."""
+    smtp = (config or settings()).smtp
+    if smtp is None:
         raise LookupError(
-            f"no Airflow connection {SMTP_CONN_ID!r}: set AIRFLOW_CONN_SMTP_DEFAULT "
+            f"no mail settings: no Airflow connection {SMTP_CONN_ID!r} and no TRIALWATCH_SMTP_HOST; "
+            "set AIRFLOW_CONN_SMTP_DEFAULT "
             '(e.g. \'{"conn_type": "smtp", "host": "mail.example.org", "port": 587, "login": ..., '
             '"password": ..., "extra": {"from_email": "trialwatch@example.org"}}\')'
         )
-    return SmtpSettings.from_airflow_connection_fields(
-        conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
-    )
+    return smtp
 
 
 # The Asset the sync updates after it recorded changes; digest DAGs are scheduled on it.

@@ -7,11 +7,9 @@ runs them again. The day-2 digest lands in the mail sink's folder as .eml files.
 
 from __future__ import annotations
 
-import argparse
 import email
 import email.policy
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +22,7 @@ REPO = settings.PACKAGE_DIR.parent.parent
 
 
 def _airflow_env(workdir: Path, api_url: str, smtp_port: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = settings.environment_for_subprocess()
     env.update(
         {
             "AIRFLOW_HOME": str(workdir / "airflow"),
@@ -78,7 +76,7 @@ def _dag_ids() -> list[str]:
     return [f"trialwatch_digest_{w.name}" for w in load_watchlists().watchlists]
 
 
-def _describe_mail(path: Path) -> list[str]:
+def describe_mail(path: Path) -> list[str]:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     lines = [f"  {path}", f"    To: {message['To']}", f"    Subject: {message['Subject']}"]
     body = message.get_body(preferencelist=("plain",))
@@ -112,21 +110,3 @@ def run_demo(workdir: Path) -> list[Path]:
                 _airflow(["dags", "test", dag_id], env, log_file, f"digest DAG {dag_id}")
             print(f"  {len(sink.saved) - before} digest email(s) sent on day {day}")
         return sink.saved
-
-
-def add_arguments(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
-    parser.add_argument("--workdir", type=Path, default=REPO / ".demo", help="where the demo keeps its state")
-    return _run
-
-
-def _run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    saved = run_demo(args.workdir.resolve())
-    print(f"\ndemo finished in {time.monotonic() - started:.0f} s.")
-    if not saved:
-        print("no digest was sent: nothing changed between day 1 and day 2?")
-        return 1
-    print(f"The digests went to the local mail sink, saved in {args.workdir / 'mail'}:")
-    for path in saved:
-        print("\n".join(_describe_mail(path)))
-    return 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Self
 
@@ -72,19 +70,3 @@ def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
-
-
-def add_arguments(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
-    parser.add_argument("--port", type=int, default=1025)
-    parser.add_argument("--dir", type=Path, default=Path(".trialwatch/mail"), help="where messages are saved")
-    return _run
-
-
-def _run(args: argparse.Namespace) -> int:
-    with MailSink(args.dir, port=args.port) as sink:
-        print(f"mail sink listening on {sink.host}:{sink.port}, saving to {args.dir} (Ctrl-C stops)")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0

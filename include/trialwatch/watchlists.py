@@ -7,11 +7,10 @@ line, and one broken file never stops the others from loading. The schema is doc
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -685,29 +684,3 @@ def describe(watchlist: Watchlist) -> list[str]:
         lines.append(f"  thresholds: {', '.join(f'{k}={v}' for k, v in watchlist.thresholds.items())}")
     lines.extend(f"  warning:    {warning}" for warning in watchlist.warnings)
     return lines
-
-
-def run(args: argparse.Namespace) -> int:
-    # This command prints the problems itself; logging them as well would show each one twice.
-    log.disabled = True
-    try:
-        loaded = load_watchlists(args.dir)
-    finally:
-        log.disabled = False
-    for watchlist in loaded.watchlists:
-        print("\n".join(describe(watchlist)))
-        print()
-    for error in loaded.errors:
-        print("\n".join(f"ERROR {line}" for line in str(error).splitlines()))
-    print(f"{len(loaded.watchlists)} valid, {len(loaded.errors)} invalid")
-    return 1 if loaded.errors else 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="watchlist directory (default: TRIALWATCH_WATCHLISTS or include/watchlists)",
-    )
-    return run

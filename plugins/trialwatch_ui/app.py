@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from trialwatch import settings
+from trialwatch import airflow_glue
 from trialwatch.store.db import Store
 from trialwatch.watchlists import NAME_RE
 
@@ -87,7 +87,8 @@ class StoreHolder:
         # Routes run in a threadpool: open one engine, not one per concurrent first request.
         with self._opening:
             if self._store is None:
-                self._store = Store(settings.store_url(), readonly=True)
+                # The same resolver as the DAG tasks: the trialwatch_store connection, then the environment.
+                self._store = airflow_glue.store(readonly=True)
             return self._store
 
     @contextmanager
@@ -133,7 +134,7 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(store: Store | None = None) -> FastAPI:
-    """Build the app; ``store`` defaults to ``Store(settings.store_url())`` opened on first request."""
+    """Build the app; ``store`` defaults to the tasks' store (``airflow_glue.store``), opened on first request."""
     holder = StoreHolder(store)
     templates = Jinja2Templates(directory=HERE / "templates")
     app = FastAPI(

@@ -36,12 +36,14 @@ def render_preview(store: Store, watchlist: str | None) -> dict[str, Any]:
         "html": None,
     }
     try:
+        from trialwatch import airflow_glue
         from trialwatch.digest.service import preview
         from trialwatch.watchlists import load_watchlists
     except ImportError as missing:
         result["message"] = f"Digest preview is not available in this installation ({missing})."
         return result
-    configured = load_watchlists()
+    config = airflow_glue.settings()
+    configured = load_watchlists(config.watchlist_dir)
     result["available"] = True
     result["watchlists"] = [w.name for w in configured]
     result["problems"] = [str(error) for error in configured.errors]
@@ -54,7 +56,9 @@ def render_preview(store: Store, watchlist: str | None) -> dict[str, Any]:
         return result
     try:
         with tempfile.TemporaryDirectory(prefix="trialwatch-preview-") as out_dir:
-            files = preview(store, list(configured), watchlist=watchlist, out_dir=Path(out_dir))
+            files = preview(
+                store, list(configured), watchlist=watchlist, sender=config.mail_from, out_dir=Path(out_dir)
+            )
             eml = next(path for path in files if path.suffix == ".eml")
             result.update(message_parts(eml.read_bytes()))
     except Exception as error:  # any failure of the renderer is shown, not raised

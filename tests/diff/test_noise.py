@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from trialwatch import records
+from trialwatch.cli.diff import load_study
 from trialwatch.diff import DIFF_STATS, diff_if_changed, diff_studies
-from trialwatch.diff_cli import load_study
 
 from .samples import SAMPLES, all_studies, bump_bookkeeping, load, reformat_texts, shuffle_unordered
 

@@ -20,6 +20,7 @@ from trialwatch.store.repository import event_row
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "trialwatch" / "replay" / "data" / "samples"
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+SENDER = "trialwatch@localhost"
 HOSTILE_TITLE = "<script>alert(1)</script> Phase 2 of CAR-NK\r\nBcc: victim@example.org"
 
 

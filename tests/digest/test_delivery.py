@@ -13,7 +13,7 @@ from trialwatch.digest.smtp import SmtpSettings
 from trialwatch.events import ChangeEvent
 from trialwatch.store.models import DigestOutbox
 
-from .conftest import NOW, Watchlist, add_event, record
+from .conftest import NOW, SENDER, Watchlist, add_event, record
 
 RECIPIENTS = ("ana@example.org", "ben@example.org", "cy@example.org")
 
@@ -44,7 +44,7 @@ def free_port() -> int:
 def test_server_down_then_up_delivers_exactly_one_copy(seeded, smtp_server):
     handler, controller = smtp_server
     watchlists = [nk()]
-    queued = prepare_digests(seeded, watchlists, watchlist="nk", now=NOW)
+    queued = prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW)
     assert len(queued) == 3
 
     down = SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False, timeout=5)
@@ -68,7 +68,7 @@ def test_server_down_then_up_delivers_exactly_one_copy(seeded, smtp_server):
 
 def test_a_long_mail_server_outage_loses_no_digest(seeded, smtp_server):
     handler, controller = smtp_server
-    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
     down = SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False, timeout=5)
     for _ in range(12):  # twelve hourly runs, well past max_attempts
         with pytest.raises(DigestDeliveryError):
@@ -83,7 +83,7 @@ def test_a_row_being_sent_is_not_taken_by_a_second_sender_until_its_lease_expire
 
     from trialwatch.store import outbox
 
-    [row_id, *_] = prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    [row_id, *_] = prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
     with seeded.session() as session:
         assert outbox.claim(session, row_id, NOW) is not None
     with seeded.session() as session:
@@ -99,7 +99,7 @@ def test_a_row_being_sent_is_not_taken_by_a_second_sender_until_its_lease_expire
 def test_refused_recipient_is_reported_others_delivered_then_retried(seeded, smtp_server):
     handler, controller = smtp_server
     handler.refuse = {"ben@example.org"}
-    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
 
     with pytest.raises(DigestDeliveryError) as failure:
         send_queued(seeded, sink(controller))
@@ -126,7 +126,7 @@ def test_connection_dropped_after_data_then_rerun(seeded, smtp_server):
     """
     handler, controller = smtp_server
     handler.drop_after_data = 1
-    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
 
     with pytest.raises(DigestDeliveryError) as failure:
         send_queued(seeded, sink(controller))
@@ -135,7 +135,7 @@ def test_connection_dropped_after_data_then_rerun(seeded, smtp_server):
     dropped_for = failure.value.report.failed[0][0]
 
     send_queued(seeded, sink(controller))
-    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
     assert send_queued(seeded, sink(controller)).sent == []
 
     per_recipient = ids_per_recipient(handler)
@@ -147,9 +147,9 @@ def test_connection_dropped_after_data_then_rerun(seeded, smtp_server):
 
 def test_rerunning_prepare_and_send_sends_nothing_new(seeded, smtp_server):
     handler, controller = smtp_server
-    first = prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    first = prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
     send_queued(seeded, sink(controller))
-    again = prepare_digests(seeded, [nk()], watchlist="nk", now=NOW + timedelta(minutes=5))
+    again = prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW + timedelta(minutes=5))
     assert again == first
     assert send_queued(seeded, sink(controller)).sent == []
     assert len(handler.received) == 3
@@ -173,19 +173,23 @@ def test_timing_immediate_then_daily_then_waiting_then_immediate(seeded, smtp_se
             new_version=version,
         )
 
-    prepare_digests(seeded, watchlists, watchlist="nk", now=NOW)  # seeded events include a critical one
+    prepare_digests(
+        seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW
+    )  # seeded events include a critical one
     send_queued(seeded, sink(controller))
     assert len(inbox()) == 1
 
     with seeded.session() as session:
         add_event(session, minor(5), NOW)
-    prepare_digests(seeded, watchlists, watchlist="nk", now=NOW + timedelta(hours=1))
+    prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW + timedelta(hours=1))
     send_queued(seeded, sink(controller))
     assert len(inbox()) == 2  # today's daily digest
 
     with seeded.session() as session:
         add_event(session, minor(6), NOW)
-    assert prepare_digests(seeded, watchlists, watchlist="nk", now=NOW + timedelta(hours=2)) != []
+    assert (
+        prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW + timedelta(hours=2)) != []
+    )
     assert send_queued(seeded, sink(controller)).sent == []  # waits for tomorrow
 
     with seeded.session() as session:
@@ -203,20 +207,20 @@ def test_timing_immediate_then_daily_then_waiting_then_immediate(seeded, smtp_se
             ),
             NOW,
         )
-    prepare_digests(seeded, watchlists, watchlist="nk", now=NOW + timedelta(hours=3))
+    prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW + timedelta(hours=3))
     assert len(send_queued(seeded, sink(controller)).sent) == 1
     urgent = handler.messages_for("ana@example.org")[-1]
     print("immediate subject:", urgent["Subject"])
     assert urgent["Subject"] == "[trialwatch] NK-cell therapy in acute leukemia: 1 critical, 1 minor"
 
-    prepare_digests(seeded, watchlists, watchlist="nk", now=NOW + timedelta(days=1))
+    prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW + timedelta(days=1))
     assert send_queued(seeded, sink(controller)).sent == []  # nothing left over for tomorrow
     assert len(inbox()) == len(set(inbox())) == 3
 
 
 def test_starttls_required_by_default(seeded, smtp_server):
     handler, controller = smtp_server
-    prepare_digests(seeded, [nk()], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk()], watchlist="nk", sender=SENDER, now=NOW)
     with pytest.raises(DigestDeliveryError) as failure:
         send_queued(seeded, SmtpSettings(host="127.0.0.1", port=controller.port, timeout=5))
     print("no STARTTLS:", failure.value.report.failed[0][1])
@@ -228,7 +232,7 @@ def test_starttls_required_by_default(seeded, smtp_server):
 def test_max_attempts_gives_up_and_reports_skipped(seeded, smtp_server):
     handler, controller = smtp_server
     handler.refuse = {"ana@example.org"}
-    prepare_digests(seeded, [nk(recipients=("ana@example.org",))], watchlist="nk", now=NOW)
+    prepare_digests(seeded, [nk(recipients=("ana@example.org",))], watchlist="nk", sender=SENDER, now=NOW)
     for _ in range(2):
         with pytest.raises(DigestDeliveryError):
             send_queued(seeded, sink(controller), max_attempts=2)
@@ -256,8 +260,8 @@ def test_combined_digest_one_email_with_a_section_per_watchlist(seeded, smtp_ser
         ),
     ]
     assert data["identificationModule"]["nctId"] == "NCT06171568"
-    prepare_digests(seeded, watchlists, watchlist="nk", now=NOW)
-    prepare_digests(seeded, watchlists, watchlist="memory", now=NOW)
+    prepare_digests(seeded, watchlists, watchlist="nk", sender=SENDER, now=NOW)
+    prepare_digests(seeded, watchlists, watchlist="memory", sender=SENDER, now=NOW)
     send_queued(seeded, sink(controller))
     ana = handler.messages_for("ana@example.org")
     assert len(ana) == 1
@@ -274,8 +278,8 @@ def test_prepare_and_send_on_postgresql(pg_store, smtp_server):
 
     handler, controller = smtp_server
     seed(pg_store)
-    first = prepare_digests(pg_store, [nk()], watchlist="nk", now=NOW)
-    assert prepare_digests(pg_store, [nk()], watchlist="nk", now=NOW) == first
+    first = prepare_digests(pg_store, [nk()], watchlist="nk", sender=SENDER, now=NOW)
+    assert prepare_digests(pg_store, [nk()], watchlist="nk", sender=SENDER, now=NOW) == first
     send_queued(pg_store, sink(controller))
     assert send_queued(pg_store, sink(controller)).sent == []
     assert all(sum(ids.values()) == 1 for ids in ids_per_recipient(handler).values())

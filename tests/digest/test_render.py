@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import html as html_lib
 import io
 import re
@@ -9,7 +10,6 @@ import xml.etree.ElementTree as ET
 from email import message_from_bytes, message_from_string, policy
 from html.parser import HTMLParser
 
-import pandas as pd
 from sqlalchemy import func, select
 from trialwatch.digest.feed import atom_feed
 from trialwatch.digest.message import message_id_for, sanitise_header
@@ -18,7 +18,7 @@ from trialwatch.digest.service import prepare_digests, preview
 from trialwatch.events import ChangeEvent
 from trialwatch.store.models import DigestOutbox
 
-from .conftest import HOSTILE_TITLE, NOW, Watchlist, sample_events
+from .conftest import HOSTILE_TITLE, NOW, SENDER, Watchlist, sample_events
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -30,7 +30,7 @@ def nk(**overrides) -> Watchlist:
 
 
 def queued_message(store, watchlist=None):
-    prepare_digests(store, [watchlist or nk()], watchlist="nk", now=NOW)
+    prepare_digests(store, [watchlist or nk()], watchlist="nk", sender=SENDER, now=NOW)
     with store.session() as session:
         row = session.scalars(select(DigestOutbox)).one()
         return row, message_from_string(row.message, policy=policy.SMTP)
@@ -142,9 +142,9 @@ def test_text_and_html_state_the_same_facts(seeded):
 def test_csv_attachment_has_one_row_per_event(seeded):
     _, message = queued_message(seeded)
     attachment = next(p for p in message.iter_attachments() if p.get_content_type() == "text/csv")
-    frame = pd.read_csv(io.StringIO(attachment.get_content()), dtype=str, keep_default_na=False)
-    print(frame[["nct_id", "category", "severity", "versions"]].to_string(index=False))
-    assert list(frame.columns) == [
+    reader = csv.DictReader(io.StringIO(attachment.get_content(), newline=""))
+    rows = list(reader)
+    assert reader.fieldnames == [
         "nct_id",
         "title",
         "category",
@@ -156,32 +156,31 @@ def test_csv_attachment_has_one_row_per_event(seeded):
         "versions",
         "compare_url",
     ]
-    assert len(frame) == 8
-    status = frame[(frame.nct_id == "NCT03934567") & (frame.category == "status")].iloc[0]
-    assert (status.old, status.new, status.severity, status.versions) == (
+    assert len(rows) == 8
+    status = next(r for r in rows if r["nct_id"] == "NCT03934567" and r["category"] == "status")
+    assert (status["old"], status["new"], status["severity"], status["versions"]) == (
         "RECRUITING",
         "ACTIVE_NOT_RECRUITING",
         "critical",
         "14→15",
     )
     assert (
-        status.compare_url
+        status["compare_url"]
         == "https://clinicaltrials.gov/study/NCT03934567?tab=history&a=14&b=15#version-content-panel"
     )
-    hostile = frame[frame.nct_id == "NCT03475563"].iloc[0]
-    assert hostile.title == HOSTILE_TITLE
+    hostile = next(r for r in rows if r["nct_id"] == "NCT03475563")
+    assert hostile["title"] == HOSTILE_TITLE
 
 
 def test_csv_cells_do_not_run_as_spreadsheet_formulas():
     from trialwatch.digest.render import StoredEvent, TrialInfo, render_csv
 
     event = ChangeEvent("other", "Acronym", '=HYPERLINK("http://x")', "-12", "minor", nct_id="NCT03934567")
-    frame = pd.read_csv(
-        io.StringIO(render_csv([StoredEvent(event)], {"NCT03934567": TrialInfo("@SUM(A1)")})), dtype=str
-    )
-    assert frame.loc[0, "old"] == '\'=HYPERLINK("http://x")'
-    assert frame.loc[0, "title"] == "'@SUM(A1)"
-    assert frame.loc[0, "new"] == "-12"
+    text = render_csv([StoredEvent(event)], {"NCT03934567": TrialInfo("@SUM(A1)")})
+    [row] = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["old"] == '\'=HYPERLINK("http://x")'
+    assert row["title"] == "'@SUM(A1)"
+    assert row["new"] == "-12"
 
 
 def test_atom_feed_parses_with_an_entry_per_event(seeded):
@@ -205,7 +204,7 @@ def test_atom_feed_parses_with_an_entry_per_event(seeded):
 
 
 def test_preview_writes_files_and_queues_nothing(seeded, tmp_path):
-    paths = preview(seeded, [nk()], watchlist="nk", out_dir=tmp_path)
+    paths = preview(seeded, [nk()], watchlist="nk", sender=SENDER, out_dir=tmp_path)
     assert sorted(p.suffix for p in paths) == sorted([".eml", ".html", ".txt", ".csv", ".xml"])
     eml = message_from_bytes(next(p for p in paths if p.suffix == ".eml").read_bytes(), policy=policy.SMTP)
     assert eml["Subject"].startswith("[trialwatch] NK-cell therapy in acute leukemia:")
@@ -214,7 +213,7 @@ def test_preview_writes_files_and_queues_nothing(seeded, tmp_path):
 
 
 def test_no_events_means_no_row(store):
-    assert prepare_digests(store, [nk()], watchlist="nk", now=NOW) == []
+    assert prepare_digests(store, [nk()], watchlist="nk", sender=SENDER, now=NOW) == []
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(DigestOutbox)) == 0
 

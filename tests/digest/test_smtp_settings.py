@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from trialwatch.digest.cli import smtp_settings_from_env
 from trialwatch.digest.smtp import SmtpConfigError, SmtpSettings
+from trialwatch.settings import Settings
 
 from .conftest import NOW
 
@@ -62,13 +62,14 @@ def test_bad_extras_are_named(extra, message):
 
 
 def test_settings_from_environment():
-    settings = smtp_settings_from_env(
+    settings = Settings.from_env(
         {
             "TRIALWATCH_SMTP_HOST": "127.0.0.1",
             "TRIALWATCH_SMTP_PORT": "2525",
             "TRIALWATCH_SMTP_STARTTLS": "false",
         }
-    )
+    ).smtp
+    assert settings is not None
     assert (settings.host, settings.port, settings.starttls, settings.verify_certificates) == (
         "127.0.0.1",
         2525,
@@ -81,10 +82,10 @@ def test_settings_from_environment():
         "port": 1025,
         "extra": {"disable_ssl": True, "disable_tls": True},
     }
-    from_airflow = smtp_settings_from_env({"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn)})
+    from_airflow = Settings.from_env({"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn)}).smtp
+    assert from_airflow is not None
     assert (from_airflow.host, from_airflow.ssl, from_airflow.starttls) == ("mailpit", False, False)
-    with pytest.raises(SmtpConfigError, match="TRIALWATCH_SMTP_HOST"):
-        smtp_settings_from_env({})
+    assert Settings.from_env({}).smtp is None
 
 
 def test_cli_preview_and_send(seeded, smtp_server, tmp_path, monkeypatch, capsys, time_machine):

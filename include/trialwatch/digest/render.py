@@ -7,6 +7,7 @@ from NCT ids (``events.study_url`` / ``compare_url``), never taken from registry
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
 import json
@@ -478,17 +479,17 @@ def _csv_cell(value: Any) -> str:
 
 
 def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> str:
-    """One row per event (pandas writes the quoting), in the digest's order."""
-    import pandas as pd
-
-    rows = []
+    """One row per event, in the digest's order (the csv module quotes as spreadsheets expect)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\r\n")
+    writer.writeheader()
     for item in items:
         event = item.event
         info = trials.get(event.nct_id) or TrialInfo(title=str(event.extra.get("title") or ""))
         versions = ""
         if event.old_version is not None or event.new_version is not None:
             versions = f"{'' if event.old_version is None else event.old_version}→{'' if event.new_version is None else event.new_version}"
-        rows.append(
+        writer.writerow(
             {
                 "nct_id": event.nct_id,
                 "title": _csv_cell(info.title),
@@ -502,9 +503,6 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
                 "compare_url": registry_link(event.compare_url) if _valid_nct(event.nct_id) else "",
             }
         )
-    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue()
 
 

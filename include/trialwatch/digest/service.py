@@ -20,7 +20,6 @@ over SMTP; this is the honest bound.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SENDER = "trialwatch@localhost"
 
 
 class DigestDeliveryError(RuntimeError):
@@ -165,15 +162,12 @@ def _plan(
     return planned, None
 
 
-def _sender() -> str:
-    return os.environ.get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
-
-
 def prepare_digests(
     store: Store,
     watchlists: list[Watchlist],
     *,
     watchlist: str,
+    sender: str,
     now: datetime | None = None,
     base_url_note: str | None = None,
 ) -> list[int]:
@@ -198,7 +192,7 @@ def prepare_digests(
                 high_water=high_water,
                 now=now,
                 notes=notes,
-                sender=_sender(),
+                sender=sender,
                 skip_if_period_done=True,
             )
             if existing is not None:
@@ -309,7 +303,9 @@ def send_queued(
 # Preview
 
 
-def preview(store: Store, watchlists: list[Watchlist], *, watchlist: str, out_dir: Path) -> list[Path]:
+def preview(
+    store: Store, watchlists: list[Watchlist], *, watchlist: str, sender: str, out_dir: Path
+) -> list[Path]:
     """Write the next digest (.eml, .html, .txt, .csv) and the watchlist's Atom feed; sends and marks nothing.
 
     Shows the first recipient's digest (or a placeholder address when the watchlist has none). With
@@ -330,7 +326,7 @@ def preview(store: Store, watchlists: list[Watchlist], *, watchlist: str, out_di
             high_water=high_water,
             now=now,
             notes=[],
-            sender=_sender(),
+            sender=sender,
             skip_if_period_done=False,
         )
         if planned is None:
@@ -343,7 +339,7 @@ def preview(store: Store, watchlists: list[Watchlist], *, watchlist: str, out_di
                 high_water=high_water,
                 now=now,
                 notes=["no changes since the last digest"],
-                sender=_sender(),
+                sender=sender,
             )
         session.rollback()
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{planned.key}-{planned.period_key}")

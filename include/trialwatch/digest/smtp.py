@@ -7,13 +7,18 @@ default, implicit TLS (``ssl``) when asked. Switching either off is meant for a 
 from __future__ import annotations
 
 import smtplib
-import ssl
-from dataclasses import dataclass
-from typing import Any, Self
+from typing import Self
 
+from trialwatch.settings import SmtpConfigError, SmtpSettings
 
-class SmtpConfigError(ValueError):
-    """The SMTP settings cannot work as given (names the setting and the problem)."""
+__all__ = [
+    "SmtpConfigError",
+    "SmtpConnection",
+    "SmtpRecipientRefused",
+    "SmtpSessionError",
+    "SmtpSettings",
+    "SmtpTransportError",
+]
 
 
 class SmtpTransportError(RuntimeError):
@@ -22,110 +27,6 @@ class SmtpTransportError(RuntimeError):
 
 class SmtpSessionError(SmtpTransportError):
     """No session could be opened: server unreachable, no STARTTLS, TLS or login failed."""
-
-
-def _flag(name: str, value: Any) -> bool:
-    """A connection extra as a boolean; strings like "false" and "0" mean False (not truthy text)."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, int | float):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off", ""}:
-        return False
-    raise SmtpConfigError(f"SMTP connection extra {name!r} must be true or false, got {value!r}")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 587
-    login: str | None = None
-    password: str | None = None
-    starttls: bool = True
-    ssl: bool = False
-    verify_certificates: bool = True
-    timeout: float = 30.0
-    from_email: str = "trialwatch@localhost"
-
-    def __post_init__(self) -> None:
-        if not self.host:
-            raise SmtpConfigError("SMTP host is empty")
-        if not 0 < int(self.port) < 65536:
-            raise SmtpConfigError(f"SMTP port {self.port!r} is not a TCP port")
-        if self.timeout <= 0:
-            raise SmtpConfigError(f"SMTP timeout {self.timeout!r} must be positive")
-        if (
-            not self.from_email.isascii()
-            or any(c in self.from_email for c in "\r\n")
-            or "@" not in self.from_email
-        ):
-            raise SmtpConfigError(f"SMTP from_email {self.from_email!r} is not an address")
-
-    def __repr__(self) -> str:
-        # Never print the password into logs.
-        return (
-            f"SmtpSettings(host={self.host!r}, port={self.port}, login={self.login!r}, "
-            f"starttls={self.starttls}, ssl={self.ssl}, verify_certificates={self.verify_certificates}, "
-            f"from_email={self.from_email!r})"
-        )
-
-    @classmethod
-    def from_airflow_connection_fields(
-        cls,
-        host: str | None,
-        port: int | None,
-        login: str | None,
-        password: str | None,
-        extra: dict[str, Any] | None,
-    ) -> SmtpSettings:
-        """Settings from an Airflow ``smtp`` connection's fields, reading the extras as its provider does.
-
-        Encryption is always on unless turned off: implicit TLS on port 465 (or when ``disable_ssl``
-        is given as false), STARTTLS otherwise, as mail servers on 587/25 expect. The provider turns
-        implicit TLS on for every port, which cannot work on a submission port; ``disable_ssl`` and
-        ``disable_tls`` set to true still turn each off (strings "false"/"0" mean false here).
-        ``ssl_context="none"`` turns certificate verification off.
-        """
-        extra = dict(extra or {})
-        if "disable_ssl" in extra:
-            use_ssl = not _flag("disable_ssl", extra["disable_ssl"])
-        else:
-            use_ssl = int(port or 0) == 465
-        use_starttls = not _flag("disable_tls", extra.get("disable_tls", False)) and not use_ssl
-        ssl_context = extra.get("ssl_context")
-        if ssl_context not in (None, "default", "none"):
-            raise SmtpConfigError(
-                f"SMTP connection extra 'ssl_context' must be 'default' or 'none', got {ssl_context!r}"
-            )
-        try:
-            timeout = float(extra.get("timeout", 30))
-        except (TypeError, ValueError):
-            raise SmtpConfigError(
-                f"SMTP connection extra 'timeout' must be a number, got {extra.get('timeout')!r}"
-            )
-        return cls(
-            host=host or "",
-            port=int(port) if port else (465 if use_ssl else 587),
-            login=login or None,
-            password=password or None,
-            starttls=use_starttls,
-            ssl=use_ssl,
-            verify_certificates=ssl_context != "none",
-            timeout=timeout,
-            from_email=extra.get("from_email") or "trialwatch@localhost",
-        )
-
-    def tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self.verify_certificates:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
 
 
 class SmtpConnection:

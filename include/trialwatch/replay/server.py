@@ -9,7 +9,6 @@ Layout of the data: ``data/README.md``; provenance: ``data/SOURCES.md``.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import copy
@@ -841,33 +840,3 @@ class ReplayServer:
 def serve(host: str = "127.0.0.1", port: int = 0, day: int = 1, data_dir: Path | None = None) -> ReplayServer:
     """Start a replay registry in a background thread (port 0 = any free port)."""
     return ReplayServer(ReplayRegistry(data_dir), host=host, port=port, day=day)
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port to bind (default 8765, 0 = any free)")
-    parser.add_argument("--day", type=int, default=1, help="replay day to serve first (default 1)")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="replay data directory (default: bundled)"
-    )
-    return run
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        server = serve(host=args.host, port=args.port, day=args.day, data_dir=args.data_dir)
-    except (ValueError, OSError) as exc:
-        print(f"trialwatch replay: {exc}")
-        return 2
-    print(f"replay registry serving day {server.day} at {server.base_url}", flush=True)
-    print(f"switch days with: curl -X POST {server.root_url}/_replay/day/2", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
