@@ -373,7 +373,8 @@ def applicability(rec: _Record) -> tuple[str | None, str]:
     study_type = rec.text(rec.design, "studyType", "protocolSection.designModule")
     if study_type != "INTERVENTIONAL":
         return None, f"study type {study_type or 'not given'}"
-    purpose = (rec.design.get("designInfo") or {}).get("primaryPurpose")
+    design_info = rec.design.get("designInfo")
+    purpose = design_info.get("primaryPurpose") if isinstance(design_info, dict) else None
     if purpose == "DEVICE_FEASIBILITY":
         return None, "a device feasibility study (not an applicable trial)"
     drug, device = rec.flag("isFdaRegulatedDrug"), rec.flag("isFdaRegulatedDevice")
