@@ -56,7 +56,7 @@ CHECKS: dict[str, Check] = {
             "status",
             "major",
             "42 CFR 11.64 (status and dates updated within 30 days)",
-            "Still recruiting after completion date",
+            "Recruitment status past the completion date",
         ),
         Check(
             "recruitment_not_started",
