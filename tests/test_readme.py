@@ -4,7 +4,7 @@ The demo state: by default this runs `trialwatch demo` once into a temporary fol
 minute, through Airflow). After `make demo`, `TRIALWATCH_README_DEMO=.demo` reuses that folder
 instead, which is exactly "the README's commands work after make demo". `TRIALWATCH_HOME=.demo`
 in a command is pointed at the demo state either way. Placeholders get real files: OLD.json and
-NEW.json are two registry versions of one study, and /tmp/... paths move into the test's folder.
+NEW.json are two registry versions of one study, RECORD.json a real record, and /tmp/... paths move into the test's folder.
 `make` lines are not run here.
 """
 
@@ -25,7 +25,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "include/trialwatch/replay/data/studies/NCT04327037"
-PLACEHOLDERS = {"OLD.json": str(STUDY / "v2.json"), "NEW.json": str(STUDY / "v3.json")}
+SAMPLES = REPO / "include/trialwatch/replay/data/samples"
+PLACEHOLDERS = {
+    "OLD.json": str(STUDY / "v2.json"),
+    "NEW.json": str(STUDY / "v3.json"),
+    # completed in 2020 with FDA flags and no results: "results overdue" by 2026
+    "RECORD.json": str(SAMPLES / "study_NCT03418623.json"),
+}
 PROGRAMS = {"trialwatch", ".venv/bin/trialwatch"}
 
 pytestmark = [pytest.mark.readme, pytest.mark.airflow]
@@ -51,6 +57,7 @@ def test_the_readme_shows_the_commands_this_test_runs() -> None:
     assert any("digest preview" in line for line in COMMANDS), COMMANDS
     assert any(" diff " in line for line in COMMANDS), COMMANDS
     assert any(" watchlists" in line for line in COMMANDS), COMMANDS
+    assert any(" findings " in line for line in COMMANDS), COMMANDS
 
 
 @pytest.fixture(scope="session")
@@ -129,5 +136,7 @@ def test_readme_command_runs_as_printed(line: str, demo_home: Path, tmp_path: Pa
         assert message["To"] == watchlist["recipients"][0]
     if argv[:1] == ["diff"]:
         assert "NCT04327037" in result.stdout
+    if argv[:1] == ["findings"]:
+        assert "NCT03418623" in result.stdout and "2021-03-13" in result.stdout
     if argv[:1] == ["watchlists"]:
         assert "nk_cell_leukemia" in result.stdout and "0 invalid" in result.stdout
