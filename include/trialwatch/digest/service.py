@@ -188,7 +188,8 @@ def pipeline_health(
     session: Session, watched: set[str] | None = None, extra_notes: Sequence[str] = ()
 ) -> HealthView:
     """The footer: registry data timestamp, last and last successful sync, fetch failures, notes."""
-    finished = select(SyncRun).where(SyncRun.finished_at.is_not(None))
+    # A run skipped because another sync held the lease did nothing: it is not the last sync.
+    finished = select(SyncRun).where(SyncRun.finished_at.is_not(None), SyncRun.status != "skipped")
     last = session.scalar(finished.order_by(SyncRun.started_at.desc()).limit(1)) or session.scalar(
         select(SyncRun).order_by(SyncRun.started_at.desc()).limit(1)
     )
@@ -199,7 +200,13 @@ def pipeline_health(
     if last is None:
         health.notes.insert(0, "no sync has been recorded yet")
         return health
-    health.data_timestamp = last.data_timestamp
+    # A run that failed before asking the registry has no data build: show the last one seen.
+    health.data_timestamp = last.data_timestamp or session.scalar(
+        select(SyncRun.data_timestamp)
+        .where(SyncRun.data_timestamp.is_not(None))
+        .order_by(SyncRun.started_at.desc())
+        .limit(1)
+    )
     health.last_sync_at = _when(last.finished_at or last.started_at)
     health.last_sync_status = last.status
     health.last_success_at = _when(success.finished_at) if success else None

@@ -25,6 +25,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,9 +58,19 @@ def _default_version_key(context: Any) -> str:
 
 
 def _default_event_key(context: Any) -> str:
-    # Rows written without a key (fixtures, tools) get the first occurrence's key.
+    # Rows written without a key (fixtures, tools) count the stored events like them. The sync sets
+    # the key itself, because it writes several events of one version in one statement.
     row = context.get_current_parameters()
-    return event_key(row["nct_id"], row.get("version_id"), row.get("path") or "", row.get("field") or "")
+    nct_id, version_id = row["nct_id"], row.get("version_id")
+    path, field = row.get("path") or "", row.get("field") or ""
+    events = ChangeEventRow.__table__
+    version = events.c.version_id.is_(None) if version_id is None else events.c.version_id == version_id
+    occurrence = context.connection.execute(
+        select(func.count())
+        .select_from(events)
+        .where(events.c.nct_id == nct_id, version, events.c.path == path, events.c.field == field)
+    ).scalar_one()
+    return event_key(nct_id, version_id, path, field, occurrence)
 
 
 class Study(Base):

@@ -80,14 +80,14 @@ def event_row(
     version_id: int | None = None,
     now: datetime | None = None,
     backfill: bool = False,
-    occurrence: int = 0,
+    occurrence: int | None = None,
 ) -> ChangeEventRow:
     """The table row for one event (the inverse of ``event_from_row``).
 
-    ``occurrence``: how many events of this trial, version, path and field were stored before it.
+    ``occurrence``: how many events of this trial, version, path and field were stored before it
+    (None: counted from the store when the row is inserted).
     """
-    return ChangeEventRow(
-        event_key=event_key(event.nct_id, version_id, event.path, event.field, occurrence),
+    row = ChangeEventRow(
         nct_id=event.nct_id,
         version_id=version_id,
         category=event.category,
@@ -107,6 +107,9 @@ def event_row(
         backfill=backfill,
         detected_at=now or utcnow(),
     )
+    if occurrence is not None:
+        row.event_key = event_key(event.nct_id, version_id, event.path, event.field, occurrence)
+    return row
 
 
 def event_from_row(row: ChangeEventRow) -> ChangeEvent:
