@@ -29,12 +29,15 @@ from trialwatch.store.models import (
     version_key,
 )
 
-# The unique constraints that say "this version or event is already stored".
+# The unique constraints that say "this version or event is already stored" (PostgreSQL names the
+# constraint, SQLite its columns); a new trial's row that another sync inserted first says the same.
 _DUPLICATE_MARKERS = (
     "uq_study_versions_version",
     "uq_change_events_key",
+    "studies_pkey",
     "study_versions.version_key",
     "change_events.event_key",
+    "UNIQUE constraint failed: studies.nct_id",
 )
 
 
