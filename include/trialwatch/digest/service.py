@@ -191,7 +191,7 @@ def pipeline_health(
     # A run skipped because another sync held the lease did nothing: it is not the last sync.
     finished = select(SyncRun).where(SyncRun.finished_at.is_not(None), SyncRun.status != "skipped")
     last = session.scalar(finished.order_by(SyncRun.started_at.desc()).limit(1)) or session.scalar(
-        select(SyncRun).order_by(SyncRun.started_at.desc()).limit(1)
+        select(SyncRun).where(SyncRun.status != "skipped").order_by(SyncRun.started_at.desc()).limit(1)
     )
     success = session.scalar(
         finished.where(SyncRun.status == "ok").order_by(SyncRun.started_at.desc()).limit(1)

@@ -118,7 +118,7 @@ class StudyVersion(Base):
 
     __table_args__ = (
         Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),
-        UniqueConstraint("nct_id", "content_hash", "version_key", name="uq_study_versions_version"),
+        Index("uq_study_versions_version", "nct_id", "content_hash", "version_key", unique=True),
     )
 
 
@@ -150,7 +150,7 @@ class ChangeEventRow(Base):
     # even when two syncs race (see ``repository.event_key``).
     event_key: Mapped[str] = mapped_column(String(64), default=_default_event_key)
 
-    __table_args__ = (UniqueConstraint("nct_id", "event_key", name="uq_change_events_key"),)
+    __table_args__ = (Index("uq_change_events_key", "nct_id", "event_key", unique=True),)
 
 
 class WatchlistTrial(Base):

@@ -71,14 +71,16 @@ def upgrade() -> None:
     conn = op.get_bind()
     _dedupe_versions(conn)
     _key_events(conn)
-    with op.batch_alter_table("study_versions") as batch_op:
-        batch_op.alter_column("version_key", existing_type=sa.String(length=40), nullable=False)
-        batch_op.create_unique_constraint(
-            "uq_study_versions_version", ["nct_id", "content_hash", "version_key"]
-        )
-    with op.batch_alter_table("change_events") as batch_op:
-        batch_op.alter_column("event_key", existing_type=sa.String(length=64), nullable=False)
-        batch_op.create_unique_constraint("uq_change_events_key", ["nct_id", "event_key"])
+    # Unique indexes, not constraints: SQLite adds an index in place, while a constraint would mean
+    # rebuilding study_versions, which change_events' foreign key refuses while it holds rows.
+    op.create_index(
+        "uq_study_versions_version", "study_versions", ["nct_id", "content_hash", "version_key"], unique=True
+    )
+    op.create_index("uq_change_events_key", "change_events", ["nct_id", "event_key"], unique=True)
+    if conn.dialect.name != "sqlite":
+        # SQLite cannot make a column NOT NULL without that rebuild; there the ORM always sets the keys.
+        op.alter_column("study_versions", "version_key", existing_type=sa.String(length=40), nullable=False)
+        op.alter_column("change_events", "event_key", existing_type=sa.String(length=64), nullable=False)
     with op.batch_alter_table("sync_runs") as batch_op:
         batch_op.add_column(sa.Column("watchlist_fingerprint", sa.String(length=64), nullable=True))
     op.create_table(
@@ -95,9 +97,9 @@ def downgrade() -> None:
     op.drop_table("sync_lease")
     with op.batch_alter_table("sync_runs") as batch_op:
         batch_op.drop_column("watchlist_fingerprint")
+    op.drop_index("uq_change_events_key", table_name="change_events")
+    op.drop_index("uq_study_versions_version", table_name="study_versions")
     with op.batch_alter_table("change_events") as batch_op:
-        batch_op.drop_constraint("uq_change_events_key", type_="unique")
         batch_op.drop_column("event_key")
     with op.batch_alter_table("study_versions") as batch_op:
-        batch_op.drop_constraint("uq_study_versions_version", type_="unique")
         batch_op.drop_column("version_key")
