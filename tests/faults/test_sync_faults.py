@@ -227,8 +227,16 @@ def test_a_sync_whose_store_goes_away_in_a_batch_is_closed_as_failed_and_frees_t
     assert run_sync(store, client, [_watchlist(tmp_path, nct_ids=("NCT02185781",))]).status == "ok"
 
 
+@pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A TRIALWATCH_HOME of this test's own, so a kept failure cannot reach another test's store."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRIALWATCH_HOME", str(home))
+    return home
+
+
 def test_an_unreachable_store_is_one_line_and_recorded_by_the_next_run(
-    store: Store, replay: ReplayServer, capsys: pytest.CaptureFixture[str]
+    store: Store, replay: ReplayServer, capsys: pytest.CaptureFixture[str], own_home: Path
 ) -> None:
     down = "postgresql+psycopg2://postgres@127.0.0.1:9/nothing"  # nothing listens on port 9
     code = cli_main(["sync", "--api", replay.base_url, "--store", down])
@@ -237,8 +245,8 @@ def test_an_unreachable_store_is_one_line_and_recorded_by_the_next_run(
     assert err[-1].startswith(
         "trialwatch sync: the store was unreachable, the sync did not run: OperationalError"
     )
-    kept = settings.home() / UNRECORDED_FILE
-    assert kept.exists()
+    kept = own_home / UNRECORDED_FILE
+    assert settings.home() == own_home and kept.exists()
     assert cli_main(["sync", "--api", replay.base_url, "--store", store.url, "--ids", "NCT02185781"]) == 0
     failed, ok = _runs(store)
     assert failed.status == "failed" and "the store was unreachable" in failed.failures[0]["error"]
@@ -246,7 +254,11 @@ def test_an_unreachable_store_is_one_line_and_recorded_by_the_next_run(
 
 
 def test_a_sqlite_store_that_stays_locked_is_one_line_and_recorded_later(
-    store: Store, replay: ReplayServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    replay: ReplayServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    own_home: Path,
 ) -> None:
     import sqlite3
 
@@ -265,6 +277,7 @@ def test_a_sqlite_store_that_stays_locked_is_one_line_and_recorded_later(
     assert (
         err[-1].startswith("trialwatch sync: the store was unreachable") and "database is locked" in err[-1]
     )
+    assert (own_home / UNRECORDED_FILE).exists()
     assert cli_main(["sync", "--api", replay.base_url, "--store", store.url, "--ids", "NCT02185781"]) == 0
     assert [r.status for r in _runs(store)] == ["failed", "ok"]
 
