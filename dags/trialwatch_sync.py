@@ -14,7 +14,8 @@ with **nct_ids** to sync given trials now (a value that is no NCT id fails the r
 
 **One at a time:** a run takes the store's sync lease; if another sync (a CLI sync, a second
 deployment) holds it, the run is recorded as *skipped* on the health page and does nothing. A run
-that fails early (registry `/version` down, store unreachable) is recorded as *failed* with its reason.
+that fails early (registry `/version` down, store unreachable), or whose batch fails its last try,
+is recorded as *failed* with its reason and gives the lease back.
 
 **Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
 ids and split them into batches) → `fetch_batch` (one mapped task per batch: fetch, compare content
@@ -132,19 +133,29 @@ def trialwatch_sync() -> None:
     ) -> dict[str, Any]:
         from dataclasses import asdict
 
-        from trialwatch.pipeline import sync_batch
+        from trialwatch.pipeline import abandon_sync, sync_batch
 
-        get_current_context()["batch_label"] = airflow_glue.task_label(nct_ids)  # type: ignore[typeddict-unknown-key]
-        summary = sync_batch(
-            airflow_glue.store(),
-            airflow_glue.ctgov_client(),
-            nct_ids,
-            run_id=sync_run_id,
-            data_timestamp=data_timestamp,
-            thresholds=thresholds,
-            use_history=airflow_glue.use_history(),
-            lease=lease,
-        )
+        context = get_current_context()
+        label = airflow_glue.task_label(nct_ids)
+        context["batch_label"] = label  # type: ignore[typeddict-unknown-key]
+        store = airflow_glue.store()
+        try:
+            summary = sync_batch(
+                store,
+                airflow_glue.ctgov_client(),
+                nct_ids,
+                run_id=sync_run_id,
+                data_timestamp=data_timestamp,
+                thresholds=thresholds,
+                use_history=airflow_glue.use_history(),
+                lease=lease,
+            )
+        except Exception as exc:
+            ti = context["ti"]
+            if ti.try_number > ti.max_tries:
+                # The last try: finish will not run, so close the run with the reason and free the lease.
+                abandon_sync(store, sync_run_id, lease, f"batch {label} failed: {type(exc).__name__}: {exc}")
+            raise
         for nct_id in summary.changed:
             log.info("changed: %s", nct_id)
         for failure in summary.failures:

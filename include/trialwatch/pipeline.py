@@ -238,7 +238,7 @@ def _take_lease(store: Store, holder: str, scope: str, wait: float) -> None:
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
-def _give_up(store: Store, run_id: int | None, holder: str, reason: str) -> None:
+def abandon_sync(store: Store, run_id: int | None, holder: str, reason: str) -> None:
     """Close the run as failed with ``reason`` and release the lease, as far as the store lets us."""
     try:
         with store.session() as session:
@@ -282,10 +282,10 @@ def plan_sync(
         plan = _plan(store, client, watchlists, run_id, only, new_only, batch_size, watchlist_errors)
     except RegistryError as exc:
         reason = f"registry unavailable, nothing was synced: {exc}"
-        _give_up(store, run_id, holder, reason)
+        abandon_sync(store, run_id, holder, reason)
         raise SyncAborted(reason) from exc
     except BaseException as exc:
-        _give_up(store, run_id, holder, f"the sync stopped while planning: {type(exc).__name__}: {exc}")
+        abandon_sync(store, run_id, holder, f"the sync stopped while planning: {type(exc).__name__}: {exc}")
         raise
     plan.lease = holder
     return plan
@@ -738,7 +738,7 @@ def run_sync(
             )
         finished = finish_sync(store, plan.run_id, plan.lease)
     except BaseException as exc:
-        _give_up(store, plan.run_id, plan.lease, f"the sync stopped: {type(exc).__name__}: {exc}")
+        abandon_sync(store, plan.run_id, plan.lease, f"the sync stopped: {type(exc).__name__}: {exc}")
         raise
     summary.requested, summary.status = finished["requested"], finished["status"]
     summary.failures = finished["failures"]

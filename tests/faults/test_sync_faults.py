@@ -18,6 +18,7 @@ from trialwatch.pipeline import (
     SyncAborted,
     SyncBusy,
     SyncUsageError,
+    abandon_sync,
     parse_nct_ids,
     plan_sync,
     run_sync,
@@ -345,6 +346,20 @@ def test_a_live_lease_is_not_taken_before_it_expires(
     time_machine.move_to("2026-11-20T08:29:00Z", tick=True)
     with pytest.raises(SyncBusy):
         run_sync(store, client, watchlists)
+
+
+def test_an_abandoned_run_is_closed_with_its_reason_and_frees_the_lease(
+    store: Store, client: CtgovClient, tmp_path: Path
+) -> None:
+    """What the DAG does when a batch fails its last try: finish will not run."""
+    watchlists = [_watchlist(tmp_path, nct_ids=("NCT02185781",))]
+    plan = plan_sync(store, client, watchlists)
+    abandon_sync(store, plan.run_id, plan.lease, "batch NCT02185781 failed: OperationalError: gone")
+    [run] = _runs(store)
+    assert run.status == "failed" and run.failures[-1]["error"].endswith("OperationalError: gone")
+    with pytest.raises(LeaseLost):
+        sync_batch(store, client, [], run_id=plan.run_id, data_timestamp=None, lease=plan.lease)
+    assert run_sync(store, client, watchlists).status == "ok"
 
 
 # --- a store from before the unique keys ------------------------------------------------------------
