@@ -6,8 +6,16 @@ and records what changed as typed change events. Then it updates the **trialwatc
 which starts the digest DAGs.
 
 **When:** every hour it asks the registry for its data build (`GET /version`); the registry
-publishes once a day, so only the first check after a new build does the work. Trigger it by hand
-with **force** to sync anyway, or with **nct_ids** to sync given trials now.
+publishes once a day, so only the first check after a new build syncs every watched trial. The same
+check also notices a changed watchlist (a new file, a trial or query added) or a listed trial never
+fetched: then it resolves the watchlists and fetches only the trials never stored, so a new
+watchlist shows up within the hour. Trigger it by hand with **force** to sync everything anyway, or
+with **nct_ids** to sync given trials now (a value that is no NCT id fails the run).
+
+**One at a time:** a run takes the store's sync lease; if another sync (a CLI sync, a second
+deployment) holds it, the run is recorded as *skipped* on the health page and does nothing. A run
+that fails early (registry `/version` down, store unreachable), or whose batch fails its last try,
+is recorded as *failed* with its reason and gives the lease back.
 
 **Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
 ids and split them into batches) → `fetch_batch` (one mapped task per batch: fetch, compare content
@@ -63,60 +71,97 @@ CHANGES = Asset(name=airflow_glue.CHANGES_ASSET_NAME)
 )
 def trialwatch_sync() -> None:
     @task.short_circuit
-    def registry_has_new_data(params: dict[str, Any]) -> bool:
-        from trialwatch.store import repository
+    def registry_has_new_data(params: dict[str, Any]) -> dict[str, Any] | None:
+        """What to sync: {"mode": "ids" | "full" | "new"}, or None to skip the run."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from trialwatch.pipeline import SyncUsageError, parse_nct_ids, store_unreachable, sync_gate
+        from trialwatch.store.errors import StoreError
+        from trialwatch.watchlists import load_watchlists
 
-        if params["nct_ids"] or params["force"]:
-            log.info("manual run (nct_ids=%s, force=%s): syncing", params["nct_ids"], params["force"])
-            return True
-        config = airflow_glue.settings()
-        store = airflow_glue.store(config)
-        store.upgrade()
-        published = airflow_glue.ctgov_client(config).version().get("dataTimestamp")
-        with store.session() as session:
-            seen = repository.last_data_timestamp(session)
-        log.info("registry data build %s; last synced build %s", published, seen)
-        return published != seen
+        if params["nct_ids"]:
+            try:
+                ids = parse_nct_ids(params["nct_ids"], what="nct_ids")
+            except SyncUsageError as exc:
+                raise AirflowFailException(str(exc)) from exc
+            log.info("manual run for %s: syncing", ", ".join(ids))
+            return {"mode": "ids"}
+        if params["force"]:
+            log.info("manual run with force: syncing every watched trial")
+            return {"mode": "full"}
+        try:
+            config = airflow_glue.settings()
+            store = airflow_glue.store(config)
+            store.upgrade()
+            decision = sync_gate(
+                store, airflow_glue.ctgov_client(config), load_watchlists(config.watchlist_dir).watchlists
+            )
+        except StoreError as exc:
+            raise RuntimeError(store_unreachable(exc)) from exc
+        log.info("%s: %s", "syncing" if decision else "nothing to sync", decision.reason)
+        return {"mode": decision.mode} if decision else None
 
     @task
-    def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
-        from trialwatch.pipeline import plan_sync
+    def plan(params: dict[str, Any], decision: dict[str, Any]) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowSkipException
+        from trialwatch.pipeline import SyncBusy, plan_sync, store_unreachable
+        from trialwatch.store.errors import StoreError
         from trialwatch.watchlists import load_watchlists
 
         config = airflow_glue.settings()
         loaded = load_watchlists(config.watchlist_dir)
         for error in loaded.errors:
             log.error("skipping a broken watchlist: %s", error)
-        store = airflow_glue.store(config)
-        store.upgrade()
-        sync_plan = plan_sync(
-            store,
-            airflow_glue.ctgov_client(config),
-            loaded.watchlists,
-            only_ids=params["nct_ids"],
-            watchlist_errors=loaded.errors,
-        )
+        try:
+            store = airflow_glue.store(config)
+            store.upgrade()
+            sync_plan = plan_sync(
+                store,
+                airflow_glue.ctgov_client(config),
+                loaded.watchlists,
+                only_ids=params["nct_ids"] if decision["mode"] == "ids" else (),
+                new_only=decision["mode"] == "new",
+                watchlist_errors=loaded.errors,
+            )
+        except SyncBusy as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        except StoreError as exc:
+            raise RuntimeError(store_unreachable(exc)) from exc
         return sync_plan.mapped_batches()
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=airflow_glue.FETCH_CONCURRENCY)
     def fetch_batch(
-        nct_ids: list[str], sync_run_id: int, data_timestamp: str | None, thresholds: dict[str, Any]
+        nct_ids: list[str],
+        sync_run_id: int,
+        lease: str,
+        data_timestamp: str | None,
+        thresholds: dict[str, Any],
     ) -> dict[str, Any]:
         from dataclasses import asdict
 
-        from trialwatch.pipeline import sync_batch
+        from trialwatch.pipeline import abandon_sync, sync_batch
 
-        get_current_context()["batch_label"] = airflow_glue.task_label(nct_ids)  # type: ignore[typeddict-unknown-key]
+        context = get_current_context()
+        label = airflow_glue.task_label(nct_ids)
+        context["batch_label"] = label  # type: ignore[typeddict-unknown-key]
         config = airflow_glue.settings()
-        summary = sync_batch(
-            airflow_glue.store(config),
-            airflow_glue.ctgov_client(config),
-            nct_ids,
-            run_id=sync_run_id,
-            data_timestamp=data_timestamp,
-            thresholds=thresholds,
-            use_history=config.use_history,
-        )
+        store = airflow_glue.store(config)
+        try:
+            summary = sync_batch(
+                store,
+                airflow_glue.ctgov_client(config),
+                nct_ids,
+                run_id=sync_run_id,
+                data_timestamp=data_timestamp,
+                thresholds=thresholds,
+                use_history=config.use_history,
+                lease=lease,
+            )
+        except Exception as exc:
+            ti = context["ti"]
+            if ti.try_number > ti.max_tries:
+                # The last try: finish will not run, so close the run with the reason and free the lease.
+                abandon_sync(store, sync_run_id, lease, f"batch {label} failed: {type(exc).__name__}: {exc}")
+            raise
         for nct_id in summary.changed:
             log.info("changed: %s", nct_id)
         for failure in summary.failures:
@@ -128,7 +173,9 @@ def trialwatch_sync() -> None:
         from trialwatch.pipeline import finish_sync
 
         sync_run_id = planned_batches[0]["sync_run_id"]
-        result = finish_sync(airflow_glue.store(), sync_run_id)
+        result = finish_sync(
+            airflow_glue.store(airflow_glue.settings()), sync_run_id, planned_batches[0]["lease"]
+        )
         changed = sorted({nct_id for batch in batches for nct_id in batch["changed"]})
         get_current_context()["outlet_events"][CHANGES].extra = {
             "sync_run": sync_run_id,
@@ -137,9 +184,7 @@ def trialwatch_sync() -> None:
         }
         return result
 
-    gate = registry_has_new_data()
-    planned = plan()
-    gate >> planned
+    planned = plan(decision=registry_has_new_data())
     summaries = fetch_batch.expand_kwargs(planned)
     finish(planned, summaries)
 

@@ -2,16 +2,26 @@
 
 Three steps, so Airflow can map the middle one over batches: ``plan_sync`` → ``sync_batch`` (per
 batch) → ``finish_sync``. ``run_sync`` runs all three in-process for the CLI and the tests.
+
+Exactly once: ``plan_sync`` takes the store's sync lease (``store.lease``) for its run, every batch
+checks that its run still holds it, ``finish_sync`` gives it back; a second sync meanwhile records a
+"skipped" run and stops with ``SyncBusy``. Versions and events also carry unique keys, so even a sync
+that bypassed the lease cannot store one twice. ``sync_gate`` decides whether the hourly run syncs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from trialwatch import records
+from trialwatch import records, settings
 from trialwatch.diff import (
     Thresholds,
     alias_event,
@@ -23,17 +33,61 @@ from trialwatch.registry.client import CtgovClient
 from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
 from trialwatch.registry.history import HistoryAdapter
 from trialwatch.store import Store
+from trialwatch.store import lease as sync_lease
 from trialwatch.store import repository as repo
+from trialwatch.store.errors import StoreError, WriteConflict
 from trialwatch.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000
+# A batch extends its run's lease at most this often (each extension is a write).
+LEASE_EXTEND_EVERY = timedelta(minutes=1)
+# Failures that could not be written because the store was unreachable, recorded by the next run.
+UNRECORDED_FILE = "unrecorded_sync_failures.jsonl"
 
 
 class OlderVersionServed(Exception):
     """The registry answered with an older version than the one stored (a stale mirror or replay day)."""
+
+
+class SyncUsageError(ValueError):
+    """The sync was asked for something malformed (e.g. an id that is no NCT id): nothing was done."""
+
+
+class SyncBusy(RuntimeError):
+    """Another sync holds the store's sync lease; this one was recorded as skipped and did nothing."""
+
+
+class SyncAborted(RuntimeError):
+    """The sync could not run (the registry's /version failed, ...); recorded as a failed run."""
+
+
+def parse_nct_ids(values: Sequence[object], *, what: str = "--ids") -> list[str]:
+    """NCT ids from ids or study URLs, in order, without repeats; a value holding none is an error."""
+    ids: dict[str, None] = {}
+    for value in values:
+        found = records.extract_nct_ids(str(value))
+        if not found:
+            raise SyncUsageError(
+                f"{what}: {value!r} is not an NCT id (NCT followed by 8 digits) or a study URL"
+            )
+        ids.update(dict.fromkeys(found))
+    return list(ids)
+
+
+def watchlist_fingerprint(watchlists: Sequence[Watchlist]) -> str:
+    """What decides which trials are watched (names, ids, queries); recipients and layout do not count."""
+    shape = sorted(
+        [
+            w.name,
+            sorted(w.nct_ids),
+            sorted([q.name, sorted(q.params.items()), q.max_results] for q in w.queries),
+        ]
+        for w in watchlists
+    )
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -43,6 +97,8 @@ class SyncPlan:
     batches: list[list[str]]
     # nct_id -> diff thresholds, for trials whose watchlists set any (the most sensitive of them).
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Who holds the sync lease for this run; every batch checks it.
+    lease: str = ""
 
     def mapped_batches(self) -> list[dict[str, Any]]:
         """One keyword set per batch for Airflow's ``expand_kwargs``; never empty, so the run can close."""
@@ -50,6 +106,7 @@ class SyncPlan:
             {
                 "nct_ids": batch,
                 "sync_run_id": self.run_id,
+                "lease": self.lease,
                 "data_timestamp": self.data_timestamp,
                 "thresholds": {
                     nct_id: self.thresholds[nct_id] for nct_id in batch if self.thresholds.get(nct_id)
@@ -121,6 +178,78 @@ def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
     return members
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def remember_unrecorded(reason: str) -> None:
+    """The store is unreachable: keep the failure in TRIALWATCH_HOME for the next run to record."""
+    line = json.dumps({"at": _now().isoformat(), "error": reason})
+    try:
+        settings.home().mkdir(parents=True, exist_ok=True)
+        with (settings.home() / UNRECORDED_FILE).open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+    except OSError as exc:
+        log.error("could not keep the unrecorded sync failure in %s: %s", settings.home(), exc)
+
+
+def _record_unrecorded(store: Store) -> None:
+    """Write failures kept while the store was unreachable as failed runs, then forget them."""
+    path = settings.home() / UNRECORDED_FILE
+    if not path.exists():
+        return
+    pending = path.read_text(encoding="utf-8").splitlines()
+    with store.session() as session:
+        for line in pending:
+            try:
+                item = json.loads(line)
+                at = datetime.fromisoformat(item["at"])
+                reason = str(item["error"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s: ignored an unreadable line: %r", path, line[:200])
+                continue
+            repo.record_ended_run(session, status="failed", reason=reason, started_at=at)
+    path.unlink(missing_ok=True)
+    log.info("recorded %d sync failure(s) from when the store was unreachable", len(pending))
+
+
+def store_unreachable(exc: StoreError) -> str:
+    """One line for a store that went away; the failure is kept and recorded by the next run."""
+    detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    reason = f"the store was unreachable, the sync did not run: {type(exc).__name__}: {detail}"
+    log.error("%s", reason)
+    remember_unrecorded(reason)
+    return reason
+
+
+def _take_lease(store: Store, holder: str, scope: str, wait: float) -> None:
+    """Take the sync lease, waiting up to ``wait`` seconds; a busy store is recorded and raised."""
+    deadline = time.monotonic() + wait
+    while True:
+        with store.session() as session:
+            busy = sync_lease.acquire(session, holder, now=_now())
+        if busy is None:
+            return
+        if time.monotonic() >= deadline:
+            reason = f"skipped: {busy.describe()}"
+            with store.session() as session:
+                repo.record_ended_run(session, status="skipped", reason=reason, scope=scope)
+            log.warning("%s", reason)
+            raise SyncBusy(f"another sync is running ({busy.describe()}); this one did nothing")
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+def abandon_sync(store: Store, run_id: int | None, holder: str, reason: str) -> None:
+    """Close the run as failed with ``reason`` and release the lease, as far as the store lets us."""
+    try:
+        with store.session() as session:
+            if run_id is not None:
+                repo.fail_sync_run(session, run_id, reason)
+            sync_lease.release(session, holder)
+    except StoreError as exc:
+        store_unreachable(exc)
+
+
 def plan_sync(
     store: Store,
     client: CtgovClient,
@@ -129,20 +258,57 @@ def plan_sync(
     only_ids: Sequence[str] = (),
     batch_size: int = DEFAULT_BATCH_SIZE,
     watchlist_errors: Sequence[object] = (),
+    new_only: bool = False,
+    lock_wait: float = 0.0,
 ) -> SyncPlan:
-    """Resolve the watchlists to NCT ids, record memberships, open a sync run and split the work.
+    """Take the sync lease, open a sync run, resolve the watchlists to NCT ids and split the work.
 
-    With ``only_ids`` the run fetches just those trials and leaves memberships alone. Broken
-    watchlist files (``watchlist_errors``) are recorded with the run, so the digest's health footer
-    and the Trial Watch health page show them.
+    With ``only_ids`` the run fetches just those trials and leaves memberships alone. With
+    ``new_only`` it resolves the watchlists but fetches only trials never stored (the watchlists
+    changed). Broken watchlist files (``watchlist_errors``) are recorded with the run, so the digest's
+    health footer and the Trial Watch health page show them. Raises ``SyncUsageError`` for a malformed
+    id, ``SyncBusy`` if another sync holds the lease (waiting up to ``lock_wait`` seconds) and
+    ``SyncAborted`` if the registry's /version fails; the last two are recorded as runs.
     """
+    only = parse_nct_ids(only_ids) if only_ids else []
+    scope = "ids" if only else "new" if new_only else "full"
+    holder = uuid.uuid4().hex
+    _take_lease(store, holder, scope, lock_wait)
+    run_id: int | None = None
+    try:
+        _record_unrecorded(store)
+        with store.session() as session:
+            run_id = repo.start_sync_run(session, data_timestamp=None, requested=0, scope=scope)
+            sync_lease.bind_run(session, holder, run_id)
+        plan = _plan(store, client, watchlists, run_id, only, new_only, batch_size, watchlist_errors)
+    except RegistryError as exc:
+        reason = f"registry unavailable, nothing was synced: {exc}"
+        abandon_sync(store, run_id, holder, reason)
+        raise SyncAborted(reason) from exc
+    except BaseException as exc:
+        abandon_sync(store, run_id, holder, f"the sync stopped while planning: {type(exc).__name__}: {exc}")
+        raise
+    plan.lease = holder
+    return plan
+
+
+def _plan(
+    store: Store,
+    client: CtgovClient,
+    watchlists: Sequence[Watchlist],
+    run_id: int,
+    only: list[str],
+    new_only: bool,
+    batch_size: int,
+    watchlist_errors: Sequence[object],
+) -> SyncPlan:
     data_timestamp = client.version().get("dataTimestamp")
     watched_with: dict[str, list[Thresholds]] = {}
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     notes: list[str] = []
     wanted: dict[str, None] = {}
-    if only_ids:
-        wanted = dict.fromkeys(records.extract_nct_ids(" ".join(only_ids)))
+    if only:
+        wanted = dict.fromkeys(only)
     else:
         for watchlist in watchlists:
             members = _watched_ids(client, watchlist)
@@ -163,14 +329,21 @@ def plan_sync(
                 wanted.setdefault(nct_id, None)
                 watched_with.setdefault(nct_id, []).append(own)
     ids = list(wanted)
+    if new_only:
+        with store.session() as session:
+            ids = repo.never_fetched(session, ids)
     thresholds = {
         nct_id: Thresholds.most_sensitive(each).to_mapping()
         for nct_id, each in watched_with.items()
         if any(t != Thresholds() for t in each)
     }
     with store.session() as session:
-        run_id = repo.start_sync_run(
-            session, data_timestamp=data_timestamp, requested=len(ids), scope="ids" if only_ids else "full"
+        repo.describe_sync_run(
+            session,
+            run_id,
+            data_timestamp=data_timestamp,
+            studies_requested=len(ids),
+            watchlist_fingerprint=None if only else watchlist_fingerprint(watchlists),
         )
         if problems or notes:
             failures = [{"nct_id": "", "error": problem} for problem in problems]
@@ -179,13 +352,54 @@ def plan_sync(
     batch_size = max(batch_size, -(-len(ids) // MAX_BATCHES))
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     log.info(
-        "sync run %d: %d trials in %d batches (registry data of %s)",
+        "sync run %d (%s): %d trials in %d batches (registry data of %s)",
         run_id,
+        "ids" if only else "new trials only" if new_only else "full",
         len(ids),
         len(batches),
         data_timestamp,
     )
     return SyncPlan(run_id=run_id, data_timestamp=data_timestamp, batches=batches, thresholds=thresholds)
+
+
+@dataclass
+class GateDecision:
+    """Whether the hourly run syncs: "full" (new registry data), "new" (watchlists changed), or ""."""
+
+    mode: str
+    reason: str
+
+    def __bool__(self) -> bool:
+        return bool(self.mode)
+
+
+def sync_gate(store: Store, client: CtgovClient, watchlists: Sequence[Watchlist]) -> GateDecision:
+    """Sync all watched trials when the registry published a new data build; fetch only never-stored
+    trials when the watchlists changed or a listed trial was never fetched; else do nothing.
+
+    A /version failure is recorded as a failed run (the health page shows it) and raised as SyncAborted.
+    """
+    try:
+        published = client.version().get("dataTimestamp")
+    except RegistryError as exc:
+        reason = f"registry unavailable, nothing was synced: {exc}"
+        with store.session() as session:
+            repo.record_ended_run(session, status="failed", reason=reason)
+        raise SyncAborted(reason) from exc
+    with store.session() as session:
+        seen = repo.last_data_timestamp(session)
+        if published != seen:
+            return GateDecision("full", f"registry data build {published}; last synced build {seen}")
+        if watchlist_fingerprint(watchlists) != repo.last_watchlist_fingerprint(session):
+            return GateDecision("new", "the watchlists changed since the last sync")
+        listed = [nct_id for watchlist in watchlists for nct_id in watchlist.nct_ids]
+        not_found = repo.reported_not_found(session)
+        missing = [nct_id for nct_id in repo.never_fetched(session, listed) if nct_id not in not_found]
+    if missing:
+        return GateDecision(
+            "new", f"{len(missing)} watched trial(s) never fetched: {', '.join(missing[:10])}"
+        )
+    return GateDecision("", f"registry data build {published} already synced; watchlists unchanged")
 
 
 def _version_chain(
@@ -297,8 +511,16 @@ def record_study(
         )
         prev_canonical, prev_hash, prev_version, prev_date = canonical, version_hash, version, version_date
 
-    with store.session() as session:
-        summary.events = repo.store_versions(session, nct_id, versions, data_timestamp=data_timestamp)
+    try:
+        with store.session() as session:
+            summary.events = repo.store_versions(session, nct_id, versions, data_timestamp=data_timestamp)
+    except WriteConflict as exc:
+        if not repo.is_duplicate(exc):
+            raise
+        # Another sync stored these versions between our read and our write: nothing to add.
+        log.warning("%s: already recorded by another sync; nothing stored twice", nct_id)
+        summary.unchanged = 1
+        return summary
     summary.versions = len(versions)
     summary.new_trials = int(backfill)
     if summary.events and not backfill:
@@ -341,13 +563,20 @@ def sync_batch(
     data_timestamp: str | None,
     thresholds: dict[str, dict[str, Any]] | None = None,
     use_history: bool = True,
+    lease: str | None = None,
 ) -> BatchSummary:
-    """Fetch one batch and record it. One bad record is reported and does not stop the others."""
+    """Fetch one batch and record it. One bad record is reported and does not stop the others.
+
+    ``lease``: the holder from the plan; the batch stops with LeaseLost if its run no longer holds
+    the sync lease. Without it (tests that bypass the lease) only the unique keys guard the store.
+    """
     summary = BatchSummary()
+    keep_lease = _lease_keeper(store, lease, run_id)
+    keep_lease(True)
     history = HistoryAdapter(client) if use_history else None
     result = client.fetch_studies(list(nct_ids))
     log.info(
-        "batch of %d: %d fetched, %d aliases, %d gone, %d errors",
+        "batch of %d: %d fetched, %d aliases, %d not returned (404), %d errors",
         len(nct_ids),
         len(result.studies),
         len(result.aliases),
@@ -356,6 +585,7 @@ def sync_batch(
     )
     aliased_from = {canonical: requested for requested, canonical in result.aliases.items()}
     for nct_id, study in result.studies.items():
+        keep_lease(False)
         config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
         try:
             summary.merge(
@@ -367,21 +597,29 @@ def sync_batch(
                     thresholds=Thresholds.from_mapping(config) if config else None,
                 )
             )
+        except StoreError:
+            raise  # the store itself failed: the batch cannot go on
         except Exception as exc:  # one malformed record must not cost the rest of the batch
             log.exception("%s: could not record the fetched study", nct_id)
             summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
-    with store.session() as session:
-        for requested, canonical in result.aliases.items():
-            if repo.mark_alias(session, requested, canonical):
-                repo.add_study_events(session, requested, [alias_event(requested, canonical)])
-                summary.events += 1
-        for nct_id in result.missing:
-            if repo.mark_gone(session, nct_id):
-                repo.add_study_events(session, nct_id, [record_gone_event(nct_id)])
-                summary.events += 1
-                summary.changed.append(nct_id)
+    for requested, canonical in result.aliases.items():
+        if _record_once(store, requested, lambda s, r=requested, c=canonical: _alias(s, r, c)):
+            summary.events += 1
+    for nct_id in result.missing:
+        with store.session() as session:
+            known = repo.ever_stored(session, nct_id)
+        if not known:
+            # Never stored: a wrong id in a watchlist, not a trial that disappeared.
+            log.warning("%s: %s", nct_id, repo.NOT_FOUND)
+            summary.failures.append({"nct_id": nct_id, "error": repo.NOT_FOUND})
+            continue
+        if _record_once(store, nct_id, lambda s, n=nct_id: _gone(s, n)):
+            summary.events += 1
+            summary.changed.append(nct_id)
     summary.failures += [{"nct_id": nct_id, "error": error} for nct_id, error in result.errors.items()]
     with store.session() as session:
+        if lease is not None:
+            sync_lease.extend(session, lease, run_id, now=_now())
         repo.add_to_sync_run(
             session,
             run_id,
@@ -394,9 +632,54 @@ def sync_batch(
     return summary
 
 
-def finish_sync(store: Store, run_id: int) -> dict[str, Any]:
+def _lease_keeper(store: Store, lease: str | None, run_id: int) -> Callable[[bool], None]:
+    """Checks and extends the run's lease: always when forced, else at most every LEASE_EXTEND_EVERY."""
+    last: list[float] = []
+
+    def keep(force: bool) -> None:
+        if lease is None:
+            return
+        if not force and last and time.monotonic() - last[0] < LEASE_EXTEND_EVERY.total_seconds():
+            return
+        with store.session() as session:
+            sync_lease.extend(session, lease, run_id, now=_now())
+        last[:] = [time.monotonic()]
+
+    return keep
+
+
+def _alias(session: Any, requested: str, canonical: str) -> bool:
+    if not repo.mark_alias(session, requested, canonical):
+        return False
+    repo.add_study_events(session, requested, [alias_event(requested, canonical)])
+    return True
+
+
+def _gone(session: Any, nct_id: str) -> bool:
+    if not repo.mark_gone(session, nct_id):
+        return False
+    repo.add_study_events(session, nct_id, [record_gone_event(nct_id)])
+    return True
+
+
+def _record_once(store: Store, nct_id: str, write: Callable[[Any], bool]) -> bool:
+    """Run ``write`` in its own transaction; an event another sync stored first counts as not new."""
+    try:
+        with store.session() as session:
+            return write(session)
+    except WriteConflict as exc:
+        if not repo.is_duplicate(exc):
+            raise
+        log.warning("%s: already recorded by another sync; nothing stored twice", nct_id)
+        return False
+
+
+def finish_sync(store: Store, run_id: int, lease: str | None = None) -> dict[str, Any]:
+    """Close the run (ok, or partial with failures) and give the sync lease back."""
     with store.session() as session:
         run = repo.finish_sync_run(session, run_id)
+        if lease is not None:
+            sync_lease.release(session, lease)
         result = {
             "run_id": run.id,
             "status": run.status,
@@ -425,25 +708,42 @@ def run_sync(
     use_history: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
     watchlist_errors: Sequence[object] = (),
+    new_only: bool = False,
+    lock_wait: float = 0.0,
 ) -> SyncSummary:
-    """The whole sync in this process (the DAG runs the same three steps as tasks)."""
+    """The whole sync in this process (the DAG runs the same three steps as tasks).
+
+    Raises what ``plan_sync`` raises; a run that dies later is closed as failed with its reason.
+    """
     plan = plan_sync(
-        store, client, watchlists, only_ids=only_ids, batch_size=batch_size, watchlist_errors=watchlist_errors
+        store,
+        client,
+        watchlists,
+        only_ids=only_ids,
+        batch_size=batch_size,
+        watchlist_errors=watchlist_errors,
+        new_only=new_only,
+        lock_wait=lock_wait,
     )
     summary = SyncSummary(run_id=plan.run_id, data_timestamp=plan.data_timestamp)
-    for batch in plan.batches:
-        summary.merge(
-            sync_batch(
-                store,
-                client,
-                batch,
-                run_id=plan.run_id,
-                data_timestamp=plan.data_timestamp,
-                thresholds=plan.thresholds,
-                use_history=use_history,
+    try:
+        for batch in plan.batches:
+            summary.merge(
+                sync_batch(
+                    store,
+                    client,
+                    batch,
+                    run_id=plan.run_id,
+                    data_timestamp=plan.data_timestamp,
+                    thresholds=plan.thresholds,
+                    use_history=use_history,
+                    lease=plan.lease,
+                )
             )
-        )
-    finished = finish_sync(store, plan.run_id)
+        finished = finish_sync(store, plan.run_id, plan.lease)
+    except BaseException as exc:
+        abandon_sync(store, plan.run_id, plan.lease, f"the sync stopped: {type(exc).__name__}: {exc}")
+        raise
     summary.requested, summary.status = finished["requested"], finished["status"]
     summary.failures = finished["failures"]
     return summary

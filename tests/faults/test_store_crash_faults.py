@@ -7,14 +7,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, text
-from trialwatch.pipeline import run_sync
+from trialwatch.pipeline import SyncBusy, run_sync
 from trialwatch.registry.client import CtgovClient
 from trialwatch.replay.server import ReplayServer
-from trialwatch.store import Store
+from trialwatch.store import Store, lease
+from trialwatch.store.errors import StoreError
 from trialwatch.store.models import ChangeEventRow, Study, StudyVersion
 from trialwatch.watchlists import load_watchlists
 
@@ -103,7 +106,11 @@ def _kill_mid_write(store_url: str, replay: ReplayServer) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_in_the_middle_of_a_write_leaves_no_partial_rows_and_a_rerun_completes(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path, replay: ReplayServer
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    replay: ReplayServer,
+    time_machine: Any,
 ) -> None:
     expected = _uninterrupted_counts(tmp_path, replay)
     store: Store = request.getfixturevalue("store" if backend == "sqlite" else "pg_store")
@@ -120,6 +127,12 @@ def test_kill_9_in_the_middle_of_a_write_leaves_no_partial_rows_and_a_rerun_comp
         with store.engine.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
+    # The killed sync still holds the store's sync lease: a rerun now is refused and stores nothing;
+    # once the lease has expired the rerun takes it over, closes the dead run and completes.
+    with pytest.raises(SyncBusy, match="holds the store's sync lease"):
+        run_sync(store, _client(replay), watchlists)
+    assert _counts(store) == after_day_one
+    time_machine.move_to(datetime.now(UTC) + lease.DEFAULT_TTL + timedelta(minutes=1), tick=True)
     run_sync(store, _client(replay), watchlists)
     assert _counts(store) == expected
 
@@ -144,12 +157,9 @@ def test_a_full_disk_fails_the_write_keeps_what_was_stored_and_a_rerun_completes
     event.listen(store.engine, "connect", cap_size)
     store.engine.dispose()
     replay.set_day(2)
-    # Each batch's write fails on its own; the run says so instead of claiming success.
-    summary = run_sync(store, _client(replay), watchlists)
-    assert summary.status != "ok"
-    assert summary.failures and all("database or disk is full" in str(f) for f in summary.failures), (
-        summary.failures
-    )
+    # The store itself failed: the run stops there with the store's error instead of claiming success.
+    with pytest.raises(StoreError, match="database or disk is full"):
+        run_sync(store, _client(replay), watchlists)
     event.remove(store.engine, "connect", cap_size)
     store.engine.dispose()
 

@@ -101,18 +101,49 @@ def test_history_failure_falls_back_to_current_diffs_and_says_so(
     assert any("Version history unavailable" in note for note in notes)
 
 
-def test_a_record_gone_from_the_registry_is_reported_once_as_critical(
-    store: Store, client: CtgovClient, tmp_path: Path
+def test_a_stored_record_gone_from_the_registry_is_reported_once_as_critical(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
 ) -> None:
-    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT09999999"))
-    first = run_sync(store, client, [watchlist])
-    assert first.status == "ok"
-    gone = _events(store, nct_id="NCT09999999")
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT04327037"))
+    assert run_sync(store, client, [watchlist]).status == "ok"
+    # From now on the registry leaves NCT02185781 out of batch answers and answers 404 for it.
+    replay.inject(
+        r"^/api/v2/studies\?.*filter\.ids=",
+        status=200,
+        times=None,
+        body=json.dumps({"studies": []}),
+        content_type="application/json",
+    )
+    replay.inject(r"^/api/v2/studies/NCT02185781", status=404, times=None)
+    second = run_sync(store, client, [watchlist])
+    assert second.changed == ["NCT02185781"]
+    gone = _events(store, nct_id="NCT02185781", path="record.gone")
     assert [(e.category, e.severity) for e in gone] == [("identity", "critical")]
     run_sync(store, client, [watchlist])
-    assert len(_events(store, nct_id="NCT09999999")) == 1
+    assert len(_events(store, nct_id="NCT02185781", path="record.gone")) == 1
     with store.session() as session:
-        assert session.get(Study, "NCT09999999").gone_at is not None  # type: ignore[union-attr]
+        assert session.get(Study, "NCT02185781").gone_at is not None  # type: ignore[union-attr]
+
+
+def test_a_trial_that_never_existed_is_a_watchlist_problem_not_gone(
+    store: Store, client: CtgovClient, tmp_path: Path
+) -> None:
+    from trialwatch.digest.service import pipeline_health
+
+    watchlist = _watchlist(tmp_path, nct_ids=("NCT02185781", "NCT99999999"))
+    summary = run_sync(store, client, [watchlist])
+    assert summary.status == "partial" and summary.changed == []
+    assert summary.failures == [
+        {
+            "nct_id": "NCT99999999",
+            "error": "not found in the registry (never stored: check the id in the watchlist)",
+        }
+    ]
+    assert _events(store, nct_id="NCT99999999") == []
+    with store.session() as session:
+        assert session.get(Study, "NCT99999999") is None
+        footer = pipeline_health(session, watched={"NCT02185781", "NCT99999999"})
+    assert ("NCT99999999", summary.failures[0]["error"]) in footer.failures
 
 
 def test_a_trial_that_leaves_a_query_is_reported(

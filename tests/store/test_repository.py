@@ -105,9 +105,11 @@ def test_memberships_report_trials_that_left_a_query_once(store: Store) -> None:
 
 def test_gone_and_alias_are_reported_once(store: Store) -> None:
     with store.session() as session:
-        assert repo.mark_gone(session, "NCT00000009") is True
+        repo.store_versions(session, NCT, [_version(STUDY, version=3)], data_timestamp=None)
     with store.session() as session:
-        assert repo.mark_gone(session, "NCT00000009") is False
+        assert repo.mark_gone(session, NCT) is True
+    with store.session() as session:
+        assert repo.mark_gone(session, NCT) is False
         assert repo.mark_alias(session, "NCT00000010", "NCT00000011") is True
     with store.session() as session:
         assert repo.mark_alias(session, "NCT00000010", "NCT00000011") is False
@@ -189,3 +191,10 @@ def test_a_reader_does_not_wait_for_a_writer_on_sqlite(store: Store) -> None:
         with reader.session() as reading:
             assert reading.scalar(select(func.count()).select_from(SyncRun)) == 0
     reader.dispose()
+
+
+def test_a_trial_never_stored_cannot_be_marked_gone(store: Store) -> None:
+    with store.session() as session:
+        assert repo.ever_stored(session, "NCT00000009") is False
+        with pytest.raises(LookupError, match="NCT00000009 was never stored"):
+            repo.mark_gone(session, "NCT00000009")

@@ -53,12 +53,25 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    from trialwatch.pipeline import run_sync
+    from trialwatch.cli._common import UsageError
+    from trialwatch.pipeline import (
+        SyncAborted,
+        SyncBusy,
+        SyncUsageError,
+        parse_nct_ids,
+        run_sync,
+        store_unreachable,
+    )
     from trialwatch.registry.client import CtgovClient
     from trialwatch.registry.errors import RegistryError
     from trialwatch.store import Store
+    from trialwatch.store.errors import StoreError
     from trialwatch.watchlists import load_watchlists
 
+    try:
+        only_ids = parse_nct_ids(args.ids)
+    except SyncUsageError as exc:
+        raise UsageError(str(exc)) from None
     settings = load_settings(
         api_url=args.api,
         store_url=args.store,
@@ -76,12 +89,16 @@ def run(args: argparse.Namespace) -> int:
             store,
             client,
             loaded.watchlists,
-            only_ids=args.ids,
+            only_ids=only_ids,
             use_history=settings.use_history,
             watchlist_errors=loaded.errors,
         )
     except RegistryError as exc:
         raise CommandError(f"sync stopped, registry {settings.api_url}: {exc}") from exc
+    except (SyncBusy, SyncAborted) as exc:
+        raise CommandError(str(exc)) from exc
+    except StoreError as exc:
+        raise CommandError(store_unreachable(exc)) from exc
     finally:
         client.close()
         store.dispose()

@@ -6,7 +6,7 @@ Every query the digest and the feed need lives here; the digest package decides 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -130,12 +130,26 @@ def _facts(run: SyncRun | None) -> SyncRunFacts | None:
 
 
 def latest_sync_runs(session: Session) -> tuple[SyncRunFacts | None, SyncRunFacts | None]:
-    """The last sync run (the last finished one if any finished) and the last one that finished ok."""
-    finished = select(SyncRun).where(SyncRun.finished_at.is_not(None))
+    """The last sync run (the last finished one if any finished) and the last one that finished ok.
+
+    A run skipped because another sync held the lease did nothing: it is not the last sync. A run
+    that failed before asking the registry has no data build: it carries the last one seen.
+    """
+    done = select(SyncRun).where(SyncRun.status != "skipped")
+    finished = done.where(SyncRun.finished_at.is_not(None))
     last = session.scalar(finished.order_by(SyncRun.started_at.desc()).limit(1)) or session.scalar(
-        select(SyncRun).order_by(SyncRun.started_at.desc()).limit(1)
+        done.order_by(SyncRun.started_at.desc()).limit(1)
     )
     success = session.scalar(
         finished.where(SyncRun.status == "ok").order_by(SyncRun.started_at.desc()).limit(1)
     )
-    return _facts(last), _facts(success)
+    facts = _facts(last)
+    if facts is not None and facts.data_timestamp is None:
+        seen = session.scalar(
+            select(SyncRun.data_timestamp)
+            .where(SyncRun.data_timestamp.is_not(None))
+            .order_by(SyncRun.started_at.desc())
+            .limit(1)
+        )
+        facts = replace(facts, data_timestamp=seen)
+    return facts, _facts(success)

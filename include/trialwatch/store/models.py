@@ -5,12 +5,15 @@
 - ``change_events`` are what the diff found between consecutive versions.
 - ``watchlist_trials`` says which watchlist watches which trial, and since when.
 - ``sync_runs`` records each sync: what was fetched, what failed and why (pipeline health).
+- ``sync_lease`` names the one sync run allowed to write now (see ``store.lease``).
 - ``digest_outbox`` holds rendered digests, one row per watchlist, period and recipient.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,12 +25,52 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def version_key(registry_version: int | None, after_id: int | None = None) -> str:
+    """A version's identity besides its content: the registry's number, else the version it follows.
+
+    "after <id>" lets a record return to an earlier content (A → B → A) without a registry number,
+    while two syncs that both add the same successor of the same stored version collide.
+    """
+    if registry_version is not None:
+        return f"v{registry_version}"
+    return f"after {after_id}" if after_id is not None else "unnumbered"
+
+
+def event_key(nct_id: str, version_id: int | None, path: str, field: str, occurrence: int = 0) -> str:
+    """An event's identity: its trial, source version (none for gone/alias/left), path, field and
+    how many events of that trial, version, path and field came before it."""
+    text = "\x1f".join([nct_id, "-" if version_id is None else str(version_id), path, field, str(occurrence)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _default_version_key(context: Any) -> str:
+    return version_key(context.get_current_parameters().get("registry_version"))
+
+
+def _default_event_key(context: Any) -> str:
+    # Rows written without a key (fixtures, tools) count the stored events like them. The sync sets
+    # the key itself, because it writes several events of one version in one statement.
+    row = context.get_current_parameters()
+    nct_id, version_id = row["nct_id"], row.get("version_id")
+    path, field = row.get("path") or "", row.get("field") or ""
+    events = ChangeEventRow.__table__
+    version = events.c.version_id.is_(None) if version_id is None else events.c.version_id == version_id
+    occurrence = context.connection.execute(
+        select(func.count())
+        .select_from(events)
+        .where(events.c.nct_id == nct_id, version, events.c.path == path, events.c.field == field)
+    ).scalar_one()
+    return event_key(nct_id, version_id, path, field, occurrence)
 
 
 class Study(Base):
@@ -68,8 +111,15 @@ class StudyVersion(Base):
     # "current": fetched as the live record; "history": rebuilt from the registry's version history.
     source: Mapped[str] = mapped_column(String(10), default="current")
     raw_json: Mapped[dict] = mapped_column(JSON)
+    # What makes this version itself: "v<registry version>" when the registry numbered it, else
+    # "after <id of the version it follows>" ("first" for none). Together with the content hash it is
+    # unique, so two syncs that race cannot store the same version twice.
+    version_key: Mapped[str] = mapped_column(String(40), default=_default_version_key)
 
-    __table_args__ = (Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),)
+    __table_args__ = (
+        Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),
+        Index("uq_study_versions_version", "nct_id", "content_hash", "version_key", unique=True),
+    )
 
 
 class ChangeEventRow(Base):
@@ -96,6 +146,11 @@ class ChangeEventRow(Base):
     # but are history, not news, so digests leave them out.
     backfill: Mapped[bool] = mapped_column(Boolean, default=False)
     detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Hash of (trial, source version, path, field, occurrence): unique, so an event is stored once
+    # even when two syncs race (see ``repository.event_key``).
+    event_key: Mapped[str] = mapped_column(String(64), default=_default_event_key)
+
+    __table_args__ = (Index("uq_change_events_key", "nct_id", "event_key", unique=True),)
 
 
 class WatchlistTrial(Base):
@@ -119,9 +174,14 @@ class SyncRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(10), default="running")  # running | ok | partial | failed
-    # "full": every watched trial; "ids": a manual run for given trials (does not count as synced).
+    # running | ok | partial | failed | skipped (another sync held the lease; nothing was done)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    # "full": every watched trial; "ids": a manual run for given trials; "new": the watchlists changed
+    # and only never-fetched trials were fetched. Only "full" runs count as the day's sync.
     scope: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    # Fingerprint of the watchlists the run resolved (None for "ids" runs and early failures): the
+    # hourly gate syncs when today's watchlists differ from the last run's.
+    watchlist_fingerprint: Mapped[str | None] = mapped_column(String(64))
     data_timestamp: Mapped[str | None] = mapped_column(String(19))
     studies_requested: Mapped[int] = mapped_column(Integer, default=0)
     studies_fetched: Mapped[int] = mapped_column(Integer, default=0)
@@ -131,6 +191,18 @@ class SyncRun(Base):
     failures: Mapped[list] = mapped_column(JSON, default=list)
     # Notes a reader of the digest must see, e.g. "version history unavailable: fell back to current diffs".
     notes: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class SyncLease(Base):
+    """At most one row per name: the sync run that may write now, until ``expires_at``."""
+
+    __tablename__ = "sync_lease"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class DigestOutbox(Base):

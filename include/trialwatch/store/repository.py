@@ -1,7 +1,9 @@
 """Reads and writes of the snapshot store that the pipeline needs.
 
 Every write a sync makes for one study happens in one transaction: the new versions, their change
-events and the study's current state land together or not at all.
+events and the study's current state land together or not at all. Versions and events carry unique
+keys, so a transaction that would store one a second time fails as a whole (``is_duplicate``) and the
+caller treats that as "already recorded".
 """
 
 from __future__ import annotations
@@ -11,12 +13,37 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trialwatch import records
 from trialwatch.events import SEVERITY_RANK, ChangeEvent
-from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncRun, WatchlistTrial
+from trialwatch.store.models import (
+    ChangeEventRow,
+    Study,
+    StudyVersion,
+    SyncRun,
+    WatchlistTrial,
+    event_key,
+    version_key,
+)
+
+# The unique constraints that say "this version or event is already stored" (PostgreSQL names the
+# constraint, SQLite its columns); a new trial's row that another sync inserted first says the same.
+_DUPLICATE_MARKERS = (
+    "uq_study_versions_version",
+    "uq_change_events_key",
+    "studies_pkey",
+    "study_versions.version_key",
+    "change_events.event_key",
+    "UNIQUE constraint failed: studies.nct_id",
+)
+
+
+def is_duplicate(exc: IntegrityError) -> bool:
+    """True if ``exc`` is a version or event that another sync stored first (not any other fault)."""
+    return any(marker in str(exc.orig) for marker in _DUPLICATE_MARKERS)
 
 
 def utcnow() -> datetime:
@@ -52,10 +79,18 @@ def touch_fetched(session: Session, nct_ids: Iterable[str], *, now: datetime | N
 
 
 def event_row(
-    event: ChangeEvent, version_id: int | None = None, now: datetime | None = None, backfill: bool = False
+    event: ChangeEvent,
+    version_id: int | None = None,
+    now: datetime | None = None,
+    backfill: bool = False,
+    occurrence: int | None = None,
 ) -> ChangeEventRow:
-    """The table row for one event (the inverse of ``event_from_row``)."""
-    return ChangeEventRow(
+    """The table row for one event (the inverse of ``event_from_row``).
+
+    ``occurrence``: how many events of this trial, version, path and field were stored before it
+    (None: counted from the store when the row is inserted).
+    """
+    row = ChangeEventRow(
         nct_id=event.nct_id,
         version_id=version_id,
         category=event.category,
@@ -75,6 +110,9 @@ def event_row(
         backfill=backfill,
         detected_at=now or utcnow(),
     )
+    if occurrence is not None:
+        row.event_key = event_key(event.nct_id, version_id, event.path, event.field, occurrence)
+    return row
 
 
 def event_from_row(row: ChangeEventRow) -> ChangeEvent:
@@ -115,15 +153,17 @@ def store_versions(
     Returns the number of events written.
     """
     now = now or utcnow()
-    study = session.get(Study, nct_id)
+    study = session.get(Study, nct_id, with_for_update=True)
     if study is None:
         study = Study(nct_id=nct_id, first_seen_at=now, title="")
         session.add(study)
     written = 0
+    after_id = study.current_version_id
     for version in versions:
         row = StudyVersion(
             nct_id=nct_id,
             content_hash=version.content_hash,
+            version_key=version_key(version.registry_version, after_id),
             registry_version=version.registry_version,
             registry_version_date=version.registry_version_date,
             data_timestamp=data_timestamp,
@@ -133,9 +173,14 @@ def store_versions(
         )
         session.add(row)
         session.flush()
+        seen: dict[tuple[str, str], int] = {}
         for event in version.events:
-            session.add(event_row(event, row.id, now, version.backfill))
+            occurrence = seen.get((event.path, event.field), 0)
+            seen[(event.path, event.field)] = occurrence + 1
+            session.add(event_row(event, row.id, now, version.backfill, occurrence))
+        session.flush()
         written += len(version.events)
+        after_id = row.id
         study.current_version_id = row.id
         study.current_hash = version.content_hash
         study.registry_version = version.registry_version
@@ -158,25 +203,45 @@ def add_study_events(
 ) -> None:
     """Events that belong to no new version (record gone, alias, left a query)."""
     now = now or utcnow()
-    study = session.get(Study, nct_id)
+    study = session.get(Study, nct_id, with_for_update=True)
     if study is None:
         study = Study(nct_id=nct_id, first_seen_at=now, title="")
         session.add(study)
         session.flush()
     for event in events:
-        session.add(event_row(event, None, now))
+        # The n-th such event of this trial: two syncs reporting the same one collide on its key.
+        occurrence = session.scalar(
+            select(func.count())
+            .select_from(ChangeEventRow)
+            .where(
+                ChangeEventRow.nct_id == nct_id,
+                ChangeEventRow.version_id.is_(None),
+                ChangeEventRow.path == event.path,
+                ChangeEventRow.field == event.field,
+            )
+        )
+        session.add(event_row(event, None, now, occurrence=occurrence or 0))
+        session.flush()
     if events:
         study.last_changed_at = now
         study.last_change_severity = _highest(events)
 
 
-def mark_gone(session: Session, nct_id: str, *, now: datetime | None = None) -> bool:
-    """Mark a record the registry answers 404 for. True the first time (the caller reports it once)."""
-    now = now or utcnow()
+def ever_stored(session: Session, nct_id: str) -> bool:
+    """True if a version of ``nct_id`` was ever stored: only then can the record be "gone"."""
     study = session.get(Study, nct_id)
-    if study is None:
-        session.add(Study(nct_id=nct_id, first_seen_at=now, title="", gone_at=now))
-        return True
+    return study is not None and study.current_version_id is not None
+
+
+def mark_gone(session: Session, nct_id: str, *, now: datetime | None = None) -> bool:
+    """Mark a stored record the registry now answers 404 for. True the first time (reported once).
+
+    A trial never stored is not gone: the caller reports it as "not found in the registry".
+    """
+    now = now or utcnow()
+    study = session.get(Study, nct_id, with_for_update=True)
+    if study is None or study.current_version_id is None:
+        raise LookupError(f"{nct_id} was never stored, so it cannot be gone")
     if study.gone_at is not None:
         return False
     study.gone_at = now
@@ -236,27 +301,138 @@ def update_memberships(
     return left
 
 
+DIED = "the sync stopped before it finished (its process or the store went away); closed by sync run {}"
+
+
 def start_sync_run(
-    session: Session, *, data_timestamp: str | None, requested: int, scope: str = "full"
+    session: Session,
+    *,
+    data_timestamp: str | None,
+    requested: int,
+    scope: str = "full",
+    watchlist_fingerprint: str | None = None,
 ) -> int:
-    """Open a sync run. Runs still "running" are closed as failed: their tasks died before finishing."""
-    session.execute(
-        update(SyncRun)
-        .where(SyncRun.status == "running")
-        .values(status="failed", finished_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    """Open a sync run. Runs still "running" are closed as failed: their tasks died before finishing.
+
+    The caller holds the sync lease, so no other run is still working.
+    """
     run = SyncRun(
         started_at=utcnow(),
         data_timestamp=data_timestamp,
         studies_requested=requested,
         scope=scope,
+        watchlist_fingerprint=watchlist_fingerprint,
         failures=[],
         notes=[],
     )
     session.add(run)
     session.flush()
+    for dead in session.scalars(select(SyncRun).where(SyncRun.status == "running", SyncRun.id != run.id)):
+        dead.status, dead.finished_at = "failed", utcnow()
+        dead.failures = [*(dead.failures or []), {"nct_id": "", "error": DIED.format(run.id)}]
     return run.id
+
+
+def record_ended_run(
+    session: Session,
+    *,
+    status: str,
+    reason: str,
+    scope: str = "full",
+    data_timestamp: str | None = None,
+    started_at: datetime | None = None,
+) -> int:
+    """A run that ended before it could work: "failed" (with its reason) or "skipped" (another sync ran)."""
+    now = utcnow()
+    failures = [{"nct_id": "", "error": reason}] if status == "failed" else []
+    notes = [reason] if status != "failed" else []
+    run = SyncRun(
+        started_at=started_at or now,
+        finished_at=now,
+        status=status,
+        scope=scope,
+        data_timestamp=data_timestamp,
+        studies_requested=0,
+        failures=failures,
+        notes=notes,
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def describe_sync_run(
+    session: Session,
+    run_id: int,
+    *,
+    data_timestamp: str | None,
+    studies_requested: int,
+    watchlist_fingerprint: str | None,
+) -> None:
+    """What a planned run is about: the registry's data build, how many trials, which watchlists."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id} in the store")
+    run.data_timestamp, run.studies_requested = data_timestamp, studies_requested
+    run.watchlist_fingerprint = watchlist_fingerprint
+
+
+def fail_sync_run(session: Session, run_id: int, reason: str) -> None:
+    """Close a run that cannot go on, with its reason (shown on the health page and in digests)."""
+    run = session.get(SyncRun, run_id)
+    if run is None or run.status != "running":
+        return
+    run.status, run.finished_at = "failed", utcnow()
+    run.failures = [*(run.failures or []), {"nct_id": "", "error": reason}]
+
+
+def last_watchlist_fingerprint(session: Session) -> str | None:
+    """The watchlists the last finished run that resolved them saw (full or new-trials run)."""
+    return session.scalar(
+        select(SyncRun.watchlist_fingerprint)
+        .where(
+            SyncRun.scope.in_(("full", "new")),
+            SyncRun.status.in_(("ok", "partial")),
+            SyncRun.watchlist_fingerprint.is_not(None),
+        )
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+
+
+def never_fetched(session: Session, nct_ids: Iterable[str]) -> list[str]:
+    """Those of ``nct_ids`` with no stored version, in order (a never-existing id stays in this list)."""
+    ids = list(dict.fromkeys(nct_ids))
+    stored = (
+        set(
+            session.scalars(
+                select(Study.nct_id).where(Study.nct_id.in_(ids), Study.current_version_id.is_not(None))
+            )
+        )
+        if ids
+        else set()
+    )
+    return [nct_id for nct_id in ids if nct_id not in stored]
+
+
+def reported_not_found(session: Session) -> set[str]:
+    """Ids the last finished sync run reported as not found in the registry."""
+    run = session.scalar(
+        select(SyncRun)
+        .where(SyncRun.finished_at.is_not(None), SyncRun.status.in_(("ok", "partial")))
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+    if run is None:
+        return set()
+    return {
+        str(failure.get("nct_id"))
+        for failure in run.failures or []
+        if isinstance(failure, dict) and failure.get("error") == NOT_FOUND
+    }
+
+
+NOT_FOUND = "not found in the registry (never stored: check the id in the watchlist)"
 
 
 def add_to_sync_run(
@@ -289,6 +465,8 @@ def finish_sync_run(session: Session, run_id: int) -> SyncRun:
     run = session.get(SyncRun, run_id)
     if run is None:
         raise LookupError(f"sync run {run_id} is not in the store")
+    if run.status != "running":  # closed meanwhile (its lease expired and another run took over)
+        return run
     run.finished_at = utcnow()
     run.status = "partial" if run.failures else "ok"
     return run
