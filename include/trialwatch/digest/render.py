@@ -31,6 +31,7 @@ from trialwatch.events import (
     study_url,
 )
 from trialwatch.records import TrialInfo
+from trialwatch.vocabulary import SEVERITY_COLORS, humanise, humanise_text, label, status_label
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 NCT_ID = re.compile(r"^NCT\d{8}$")
@@ -38,14 +39,6 @@ MAX_VALUE_CHARS = 400
 MAX_DIFF_LINES = 60
 MAX_LISTED_ITEMS = 25
 
-SEVERITY_COLORS: dict[str, str] = {
-    "critical": "#b42318",
-    "major": "#b54708",
-    "minor": "#175cd3",
-    "info": "#475467",
-}
-
-_STATUS_WORDS = {"ACTIVE_NOT_RECRUITING": "Active, not recruiting"}
 
 
 @dataclass
@@ -139,16 +132,6 @@ def _valid_nct(nct_id: str) -> bool:
     return bool(NCT_ID.match(nct_id or ""))
 
 
-def humanise_status(value: str | None) -> str:
-    if not value:
-        return "unknown"
-    if value in _STATUS_WORDS:
-        return _STATUS_WORDS[value]
-    if re.fullmatch(r"[A-Z_]+", value):
-        return value.replace("_", " ").capitalize()
-    return value
-
-
 def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
     """A compact one-line rendering of a JSON value from the registry."""
     if value is None or value == "" or value == [] or value == {}:
@@ -156,9 +139,9 @@ def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
     elif isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, dict) and set(value) <= {"date", "type"} and "date" in value:
-        text = str(value["date"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+        text = str(value["date"]) + (f" ({label(value['type'], 'date_type')})" if value.get("type") else "")
     elif isinstance(value, dict) and set(value) <= {"count", "type"} and "count" in value:
-        text = str(value["count"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+        text = str(value["count"]) + (f" ({label(value['type'], 'date_type')})" if value.get("type") else "")
     elif isinstance(value, dict):
         parts = (
             [_place(value)]
@@ -183,7 +166,7 @@ def _place(value: dict[str, Any]) -> str:
     parts = [value.get(key) for key in ("facility", "city", "state", "country")]
     text = ", ".join(str(part) for part in parts if part)
     if value.get("status"):
-        text += f" [{humanise_status(str(value['status']))}]"
+        text += f" [{status_label(str(value['status']))}]"
     return text
 
 
@@ -265,24 +248,23 @@ def change_view(event: ChangeEvent) -> ChangeView:
     """The reader's view of one change: old → new plus what it means (slip, percent, sites, lines)."""
     extra = event.extra or {}
     old, new = event.old, event.new
-    if event.category == "status" and isinstance(old, str | None) and isinstance(new, str | None):
-        old_text = humanise_status(old) if old else "(none)"
-        new_text = humanise_status(new) if new else "(none)"
-    else:
-        old_text, new_text = format_value(old), format_value(new)
+    # Registry codes read as words ("Active, not recruiting", "Phase 1"); numbers and dates keep their type.
+    old_text, new_text = format_value(humanise(old, event.path)), format_value(humanise(new, event.path))
     view = ChangeView(
         severity=event.severity, category=event.category, field=event.field, old=old_text, new=new_text
     )
-    detail = " ".join(str(event.detail or "").split())
+    detail = humanise_text(" ".join(str(event.detail or "").split()))
     type_change = extra.get("type")
     if isinstance(type_change, dict) and not isinstance(old, dict) and not isinstance(new, dict):
         # A value and its ESTIMATED/ACTUAL type moved together: "12 (estimated) → 6 (actual)".
         type_old, type_new = type_change.get("old"), type_change.get("new")
         if type_old:
-            view.old = f"{view.old} ({str(type_old).lower()})"
+            view.old = f"{view.old} ({label(type_old, 'date_type')})"
         if type_new:
-            view.new = f"{view.new} ({str(type_new).lower()})"
-        detail = detail.replace(f"{type_old or 'not stated'} → {type_new or 'not stated'}", "").strip("; ")
+            view.new = f"{view.new} ({label(type_new, 'date_type')})"
+        stated_old = label(type_old, "date_type") if type_old else "not stated"
+        stated_new = label(type_new, "date_type") if type_new else "not stated"
+        detail = detail.replace(f"{stated_old} → {stated_new}", "").strip("; ")
 
     if event.category == "dates":
         slip = date_slip_days(old, new)
@@ -406,7 +388,7 @@ def trial_views(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> l
             TrialView(
                 nct_id=nct_id,
                 title=" ".join(info.title.split()) or "(untitled record)",
-                status=humanise_status(info.status),
+                status=status_label(info.status),
                 study_link=registry_link(study_url(nct_id)) if valid else None,
                 history_link=registry_link(history_url(nct_id)) if valid else None,
                 top_severity=top,
@@ -459,6 +441,8 @@ CSV_COLUMNS = (
     "field",
     "old",
     "new",
+    "old_label",
+    "new_label",
     "severity",
     "detail",
     "versions",
@@ -496,6 +480,9 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
                 "field": _csv_cell(event.field),
                 "old": _csv_cell(event.old),
                 "new": _csv_cell(event.new),
+                # The codes stay for machines; the labels are what the email said.
+                "old_label": _csv_cell(format_value(humanise(event.old, event.path))),
+                "new_label": _csv_cell(format_value(humanise(event.new, event.path))),
                 "severity": event.severity,
                 "detail": _csv_cell(event.detail),
                 "versions": versions,
