@@ -30,3 +30,10 @@ def watchlist_dir() -> Path:
     if configured:
         return Path(configured)
     return PACKAGE_DIR.parent / "watchlists"
+
+
+def ui_url() -> str | None:
+    """TRIALWATCH_UI_URL: where readers open Trial Watch (e.g. https://airflow.example.org/trialwatch),
+    for the digest's links to trials it summarises; unset, the digest links the registry instead."""
+    value = (os.environ.get("TRIALWATCH_UI_URL") or "").strip().rstrip("/")
+    return value if value.startswith(("https://", "http://")) else None

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trialwatch import settings
 from trialwatch.events import at_least
 from trialwatch.store import digests as stored
 from trialwatch.store import outbox
@@ -100,6 +101,7 @@ def _render(
         high_water=high_water,
         now=now,
         sender=sender,
+        ui_url=settings.ui_url(),
     )
 
 
