@@ -244,7 +244,10 @@ _WORDY = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
 _TEXT_CODES = {
     code: words
     for code, words in _ANY_CODE.items()
-    if "_" in code or any(ch.isdigit() for ch in code) or code in ENUMS["date_type"] or code in ENUMS["status"]
+    if "_" in code
+    or any(ch.isdigit() for ch in code)
+    or code in ENUMS["date_type"]
+    or code in ENUMS["status"]
 }
 
 
