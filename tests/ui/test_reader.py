@@ -196,6 +196,9 @@ class TestCapabilityFeed:
         assert answer.headers["content-type"].startswith("application/atom+xml")
         entries = ET.fromstring(answer.content).findall(f"{ATOM}entry")
         assert entries and all(SEED in ET.tostring(entry, encoding="unicode") for entry in entries)
+        titles = [entry.findtext(f"{ATOM}title") or "" for entry in entries]
+        # Version 3's status change in the fixture, in words as in the email.
+        assert any("Active, not recruiting → Completed" in title for title in titles), titles
 
         client.post("/watchlists/nk-cells/feed-token", headers={"origin": "http://testserver"})
         second = self._feed_url(client)
