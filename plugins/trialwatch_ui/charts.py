@@ -16,6 +16,7 @@ from trialwatch.store.read_models import VersionPoint
 from trialwatch.vocabulary import OTHER_STATUS_COLOR, STATUS_COLORS, label, status_label
 
 WIDTH = 720
+LANES_WIDTH = 1280
 LEFT, RIGHT, TOP = 64, 16, 28
 
 
@@ -59,9 +60,11 @@ def _attrs(**values: object) -> str:
     return " ".join(f'{key.rstrip("_").replace("_", "-")}="{escape(str(v))}"' for key, v in values.items())
 
 
-def _svg(title: str, description: str, height: int, body: list[str], *, chart_id: str) -> Markup:
+def _svg(
+    title: str, description: str, height: int, body: list[str], *, chart_id: str, width: int = WIDTH
+) -> Markup:
     return Markup(
-        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>' + "".join(body) + "</svg>"
@@ -102,7 +105,8 @@ def enrollment_chart(points: Sequence[VersionPoint], nct_id: str) -> Markup | No
     if not known:
         return None
     height = 200
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - 40
+    # Room on the right for the last version's label, centred under its point.
+    plot_w, plot_h = WIDTH - LEFT - 48, height - TOP - 40
     top_value = max(p.enrollment_count or 0 for _, p in known) or 1
     step = plot_w / max(len(points) - 1, 1)
     body = [
@@ -194,7 +198,7 @@ def dates_chart(points: Sequence[VersionPoint], nct_id: str) -> Markup | None:
             f'<text class="axis" x="{left - 10}" y="{y:.1f}" text-anchor="end">{escape(_version_name(point, index))}</text>'
         )
     legend_y = 14
-    x = left
+    x = 12
     for milestone in MILESTONES:
         body.append(
             f'<g class="ms-{milestone.key}">'
@@ -202,7 +206,7 @@ def dates_chart(points: Sequence[VersionPoint], nct_id: str) -> Markup | None:
             + "</g>"
         )
         body.append(f'<text class="axis" x="{x + 10}" y="{legend_y}">{milestone.words}</text>')
-        x += 150
+        x += 135
     body.append(f'<text class="axis" x="{x}" y="{legend_y}">filled: actual · hollow: estimated</text>')
     description = (
         f"Start, primary completion and completion dates of {nct_id} in each stored version, oldest "
@@ -241,7 +245,9 @@ def status_lanes(lanes: Sequence[Lane], *, until: date | None = None) -> Markup 
     end = until or max(days)
     last = date(max(end, max(days)).year + 1, 1, 1)
     left, lane_h = 110, 20
-    width = WIDTH - left - RIGHT
+    # Lanes span the page's width: a wider drawing keeps their text at the size of the table's.
+    canvas = LANES_WIDTH
+    width = canvas - left - RIGHT
     height = TOP + lane_h * len(dated) + 26
     body = _year_ticks(first, last, width, height, left)
     seen: dict[str, str] = {}
@@ -273,4 +279,4 @@ def status_lanes(lanes: Sequence[Lane], *, until: date | None = None) -> Markup 
     description = (
         "Overall status of each trial over time, from each version's posting date: " + "; ".join(words) + "."
     )
-    return _svg("Status of each trial over time", description, height, body, chart_id="lanes")
+    return _svg("Status of each trial over time", description, height, body, chart_id="lanes", width=canvas)
