@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
@@ -137,7 +137,8 @@ def _same_origin(request: Request) -> bool:
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
-    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+    # Compare hosts only: behind a TLS-terminating proxy the app may see http for an https origin.
+    return origin is None or urlparse(origin).netloc == request.headers.get("host", request.url.netloc)
 
 
 def _problems(error: RequestValidationError) -> str:

@@ -211,6 +211,12 @@ class TestCapabilityFeed:
         assert response.status_code == 401
         assert "token" in response.json()["detail"]
 
+    def test_same_host_behind_a_tls_proxy_may_rotate(self, client):
+        response = client.post(
+            "/watchlists/nk-cells/feed-token", headers={"origin": "https://testserver"}, follow_redirects=False
+        )
+        assert response.status_code == 303
+
     def test_cross_site_post_cannot_rotate(self, client):
         response = client.post(
             "/watchlists/nk-cells/feed-token",
