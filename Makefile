@@ -33,13 +33,14 @@ test: setup browser
 test-clock: setup browser
 	TRIALWATCH_TEST_CLOCK_SHIFT_DAYS=365 TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
 
-## Airflow standalone with our DAGs and plugin on http://localhost:8080 (admin password printed at start).
+## Airflow standalone with our DAGs and plugin on http://127.0.0.1:8080 (admin password printed at start);
+## HOST=0.0.0.0 to listen on every interface.
 up: setup
-	REGISTRY=$(REGISTRY) TRIALWATCH_HOME=$(TRIALWATCH_HOME) bash scripts/up.sh
+	HOST=$(HOST) REGISTRY=$(REGISTRY) TRIALWATCH_HOME=$(TRIALWATCH_HOME) bash scripts/up.sh
 
 ## The demo's store in the UI: `make demo` first, then this (replay registry at day 2, where the demo ended).
 up-demo: setup
-	REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo bash scripts/up.sh
+	HOST=$(HOST) REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo bash scripts/up.sh
 
 ## Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
 browser:
@@ -56,6 +57,7 @@ screenshots: setup browser
 bench: setup
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_ui_overview.py
+	$(BIN)/python benchmarks/bench_digest.py
 
 ## ruff, then the import contracts in pyproject.toml (layers, no cycles; see docs/design.md).
 lint: setup

@@ -65,7 +65,11 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
             store = airflow_glue.store(config)
             store.upgrade()  # the digest may run before the first sync created the schema
             queued = prepare_digests(
-                store, loaded.watchlists, watchlist=watchlist.name, sender=config.mail_from
+                store,
+                loaded.watchlists,
+                watchlist=watchlist.name,
+                sender=config.mail_from,
+                ui_url=config.ui_url,
             )
             log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
             feed = write_feed(store, loaded.get(watchlist.name), config.home / "feeds")

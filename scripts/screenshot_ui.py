@@ -1,8 +1,9 @@
-"""Screenshot Trial Watch inside the Airflow UI into docs/ui-overview.png and docs/ui-trial.png.
+"""Screenshot Trial Watch inside the Airflow UI: docs/ui-overview.png, ui-trial.png and ui-dark.png.
 
 Fills a fresh store with replay days 1 and 2 through the real sync, starts ``airflow standalone`` on
 free loopback ports with it, logs in, opens Trial Watch from the navigation and photographs the
-overview and the seed trial's timeline. Everything it starts is stopped before it exits.
+overview and the seed trial's charts and timeline, in light mode and then the trial in dark mode.
+Everything it starts is stopped before it exits.
 
 Run: .venv/bin/python scripts/screenshot_ui.py [--out-dir docs] [--trial NCT02185781]
 """
@@ -36,18 +37,25 @@ def main() -> int:
         fill_from_replay(store_url)
         with airflow_standalone(home / "airflow", store_url) as airflow, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
+            written = []
             try:
-                page = browser.new_page(viewport={"width": 1440, "height": 860}, device_scale_factor=1)
-                frame = open_trial_watch(page, airflow)
-                overview = args.out_dir / "ui-overview.png"
-                page.screenshot(path=str(overview))
-                frame.get_by_role("link", name=args.trial).first.click()
-                frame.locator("ol.timeline").wait_for()
-                trial = args.out_dir / "ui-trial.png"
-                page.screenshot(path=str(trial))
+                for scheme in ("light", "dark"):
+                    context = browser.new_context(
+                        viewport={"width": 1440, "height": 900}, device_scale_factor=1, color_scheme=scheme
+                    )
+                    page = context.new_page()
+                    frame = open_trial_watch(page, airflow)
+                    if scheme == "light":
+                        written.append(args.out_dir / "ui-overview.png")
+                        page.screenshot(path=str(written[-1]))
+                    frame.get_by_role("link", name=args.trial).first.click()
+                    frame.locator("ol.timeline").wait_for()
+                    written.append(args.out_dir / ("ui-trial.png" if scheme == "light" else "ui-dark.png"))
+                    page.screenshot(path=str(written[-1]))
+                    context.close()
             finally:
                 browser.close()
-    print(f"wrote {overview} and {trial}")
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 

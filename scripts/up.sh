@@ -18,6 +18,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 # Standalone's LocalExecutor starts one worker process per slot (default 32); a few suffice here.
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-8}
+# The UI listens on loopback only unless told otherwise: `make up HOST=0.0.0.0` for every interface.
+export AIRFLOW__API__HOST=${HOST:-127.0.0.1}
 mkdir -p "$TRIALWATCH_HOME"
 
 children=()
@@ -42,5 +44,5 @@ if [ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]; then
 fi
 
 echo "store: ${TRIALWATCH_STORE_URL:-sqlite:///$TRIALWATCH_HOME/trialwatch.db}"
-echo "Airflow UI: http://localhost:8080 (user admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
+echo "Airflow UI: http://$AIRFLOW__API__HOST:8080 (user admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
 "$BIN/airflow" standalone

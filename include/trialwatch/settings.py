@@ -187,6 +187,7 @@ class Settings:
     use_history: bool
     mail_from: str
     smtp: SmtpSettings | None = None
+    ui_url: str | None = None
 
     @classmethod
     def from_env(
@@ -228,6 +229,9 @@ class Settings:
         smtp_extra = dict(smtp_conn.extra) if smtp_conn else {}
         mail_from = smtp_extra.get("from_email") or get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
         smtp = _smtp(get, smtp_conn, mail_from)
+        ui_url = (get("TRIALWATCH_UI_URL") or "").strip().rstrip("/") or None
+        if ui_url and not ui_url.startswith(("https://", "http://")):
+            raise SettingError(f"TRIALWATCH_UI_URL must be an http(s) URL, got {ui_url!r}")
         return cls(
             home=home,
             store_url=store_url,
@@ -237,6 +241,7 @@ class Settings:
             use_history=use_history,
             mail_from=mail_from,
             smtp=smtp,
+            ui_url=ui_url,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

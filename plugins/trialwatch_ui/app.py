@@ -13,24 +13,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from trialwatch import airflow_glue
+from trialwatch import airflow_glue, vocabulary
 from trialwatch.store.db import Store
 from trialwatch.watchlists import NAME_RE
 
-from trialwatch_ui import queries
+from trialwatch_ui import charts, queries
 from trialwatch_ui.preview import render_preview
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 require_user = requires_authenticated()
 
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 )
 # The digest HTML is rendered from registry text: it runs with no script, no network, no origin.
@@ -50,7 +50,13 @@ DIGEST_HTML_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
 )
 
-SortKey = Literal["last_change", "nct_id", "title", "status", "enrollment", "severity", "watchlist"]
+SortKey = Literal[
+    "last_change", "detected", "nct_id", "title", "status", "enrollment", "severity", "watchlist"
+]
+NO_SYNC_YET = (
+    "No sync has run yet, so there is nothing to show. Trigger the trialwatch_sync DAG in Airflow "
+    "(Dags ▸ trialwatch_sync ▸ Trigger); its first run creates the store and fills it."
+)
 Order = Literal["asc", "desc"]
 # Bounds on what a URL may ask for, so odd input is a 422 and never reaches the database: a page or id
 # beyond 64 bits overflows SQLite and PostgreSQL integers, and PostgreSQL refuses NUL characters.
@@ -133,10 +139,58 @@ def _is_api(request: Request) -> bool:
     return request.url.path.removeprefix(request.scope.get("root_path", "")).startswith("/api/")
 
 
+def _is_feed(request: Request) -> bool:
+    # A feed reader gets a plain 401, never Airflow's login page.
+    return request.url.path.removeprefix(request.scope.get("root_path", "")) == "/feed.atom"
+
+
+def _no_schema_yet(error: BaseException) -> bool:
+    """True when the store is reachable but has no tables: nothing has synced into it yet."""
+    cause = getattr(error.__cause__, "orig", None)
+    return getattr(cause, "pgcode", None) == "42P01" or "no such table" in str(cause)
+
+
+def _same_origin(request: Request) -> bool:
+    """A state-changing form post must come from a Trial Watch page, not from another site."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    # Compare hosts only: behind a TLS-terminating proxy the app may see http for an https origin.
+    return origin is None or urlparse(origin).netloc == request.headers.get("host", request.url.netloc)
+
+
+def _problems(error: RequestValidationError) -> str:
+    """FastAPI's validation errors as one line naming each parameter."""
+    parts = []
+    for problem in error.errors():
+        where = [str(part) for part in problem.get("loc", ()) if part not in ("query", "path", "body")]
+        parts.append(f"{'.'.join(where) or 'request'}: {problem.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def severity_css() -> str:
+    """The severity colours as CSS, from the same table the email uses."""
+    rules = [
+        ":root { "
+        + " ".join(f"--{name}: {colour};" for name, colour in vocabulary.SEVERITY_COLORS.items())
+        + " }"
+    ]
+    rules += [f".sev-{name} {{ background: var(--{name}); }}" for name in vocabulary.SEVERITY_COLORS]
+    return "\n".join(rules) + "\n"
+
+
 def create_app(store: Store | None = None) -> FastAPI:
     """Build the app; ``store`` defaults to the tasks' store (``airflow_glue.store``), opened on first request."""
     holder = StoreHolder(store)
     templates = Jinja2Templates(directory=HERE / "templates")
+    # Registry codes as words, from the one vocabulary the email uses too.
+    templates.env.filters.update(
+        words=vocabulary.label,
+        labels=vocabulary.labels,
+        status_words=vocabulary.status_label,
+        humanise=vocabulary.humanise,
+        humanise_text=vocabulary.humanise_text,
+    )
     app = FastAPI(
         title="Trial Watch",
         description="What happened to each watched clinical trial, from the trialwatch store.",
@@ -157,7 +211,11 @@ def create_app(store: Store | None = None) -> FastAPI:
         response = templates.TemplateResponse(
             request,
             template,
-            {"url": lambda name, query=None, **params: url(request, name, query, **params), **context},
+            {
+                "url": lambda name, query=None, **params: url(request, name, query, **params),
+                "status_code": code,
+                **context,
+            },
             status_code=code,
         )
         response.headers["Content-Security-Policy"] = PAGE_CSP
@@ -166,26 +224,42 @@ def create_app(store: Store | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def login_or_error(request: Request, exc: StarletteHTTPException) -> Response:
         unauthenticated = exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
-        if _is_api(request):
+        if _is_api(request) or _is_feed(request):
             return await http_exception_handler(request, exc)
         if unauthenticated:
             return _login_redirect(request)
         return render(request, "error.html", code=exc.status_code, message=exc.detail)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
         if _is_api(request):
             return await request_validation_exception_handler(request, exc)
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        return render(
+            request,
+            "error.html",
+            code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            message=f"This page cannot take these parameters: {_problems(exc)}.",
         )
-        return render(request, "error.html", code=status.HTTP_422_UNPROCESSABLE_CONTENT, message=problems)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        if _no_schema_yet(exc):
+            message = NO_SYNC_YET
+            if _is_api(request):
+                return JSONResponse({"detail": message}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return render(request, "empty.html", message=message)
         if _is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
         return render(request, "error.html", code=status.HTTP_503_SERVICE_UNAVAILABLE, message=str(exc))
+
+    def within_pages(data: dict[str, Any]) -> dict[str, Any]:
+        """A page past the last one is an error the reader should see, not an empty list."""
+        if data["page"] > data["pages"]:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"Page {data['page']} is past the last page ({data['pages']}) of this list.",
+            )
+        return data
 
     def read(query: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -206,6 +280,12 @@ def create_app(store: Store | None = None) -> FastAPI:
                 watchlist=watchlist or None,
             )
             data["watchlists"] = queries.watchlist_counts(session)
+        if watchlist and watchlist not in {known["name"] for known in data["watchlists"]}:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"No trial is watched by a watchlist named {watchlist!r}; "
+                "a watchlist's trials appear after its first sync.",
+            )
         return data
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_user)], tags=["Trial Watch API"])
@@ -281,18 +361,54 @@ def create_app(store: Store | None = None) -> FastAPI:
         order: Order = "desc",
         watchlist: WatchlistName = None,
     ) -> HTMLResponse:
-        data = overview_data(page, per_page, sort, order, watchlist)
-        return render(request, "overview.html", data=data, sorts=queries.OVERVIEW_SORTS, active="overview")
+        data = within_pages(overview_data(page, per_page, sort, order, watchlist))
+        nct_ids = list(dict.fromkeys(row["nct_id"] for row in data["items"]))
+        with holder.session() as session:
+            points = queries.version_points(session, nct_ids)
+            token = queries.feed_token(session, watchlist) if watchlist else None
+        lanes = charts.status_lanes([charts.Lane(nct_id, points.get(nct_id, [])) for nct_id in nct_ids])
+        return render(
+            request,
+            "overview.html",
+            data=data,
+            sorts=queries.OVERVIEW_SORTS,
+            active="overview",
+            lanes=lanes,
+            feed_url=feed_url(request, token) if token else None,
+        )
+
+    @pages.post("/watchlists/{watchlist}/feed-token", name="rotate_feed_token")
+    def rotate_feed_token(request: Request, watchlist: str) -> Response:
+        """A new capability URL for the watchlist's feed; the old one stops working at once."""
+        if not _same_origin(request):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "cross-site form posts are refused")
+        with holder.session() as session:
+            if watchlist not in {known["name"] for known in queries.watchlist_counts(session)}:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no watchlist named {watchlist!r}")
+            queries.rotate_feed_token(session, watchlist)
+        return RedirectResponse(
+            url(request, "overview", {"watchlist": watchlist}), status_code=status.HTTP_303_SEE_OTHER
+        )
 
     @pages.get("/trials/{nct_id}", name="trial", response_class=HTMLResponse)
     def trial_page(request: Request, nct_id: NctId) -> HTMLResponse:
-        return render(request, "trial.html", trial=read(queries.trial, nct_id), active="overview")
+        trial = read(queries.trial, nct_id)
+        with holder.session() as session:
+            points = queries.version_points(session, [trial["nct_id"]])[trial["nct_id"]]
+        return render(
+            request,
+            "trial.html",
+            trial=trial,
+            active="overview",
+            enrollment_chart=charts.enrollment_chart(points, trial["nct_id"]),
+            dates_chart=charts.dates_chart(points, trial["nct_id"]),
+        )
 
     @pages.get("/search", name="search", response_class=HTMLResponse)
     def search_page(
         request: Request, q: SearchText = "", page: int = PageNumber, per_page: int = PerPage
     ) -> HTMLResponse:
-        data = read(queries.search, q, queries.PageRequest(page, per_page))
+        data = within_pages(read(queries.search, q, queries.PageRequest(page, per_page)))
         return render(request, "search.html", data=data, active="search")
 
     @pages.get("/digests", name="digests", response_class=HTMLResponse)
@@ -300,7 +416,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         request: Request, page: int = PageNumber, per_page: int = PerPage, watchlist: WatchlistName = None
     ) -> HTMLResponse:
         data = read(queries.digests, queries.PageRequest(page, per_page), watchlist=watchlist or None)
-        return render(request, "digests.html", data=data, active="digests")
+        return render(request, "digests.html", data=within_pages(data), active="digests")
 
     @pages.get("/digests/{digest_id}", name="digest", response_class=HTMLResponse)
     def digest_page(request: Request, digest_id: DigestId) -> HTMLResponse:
@@ -330,7 +446,7 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     @pages.get("/health", name="health", response_class=HTMLResponse)
     def health_page(request: Request, page: int = PageNumber) -> HTMLResponse:
-        data = read(queries.health, queries.PageRequest(page, 20))
+        data = within_pages(read(queries.health, queries.PageRequest(page, 20)))
         return render(request, "health.html", data=data, active="health")
 
     @pages.get("/openapi.json", name="openapi")
@@ -341,6 +457,41 @@ def create_app(store: Store | None = None) -> FastAPI:
     async def static(path: str, request: Request) -> Response:
         """The stylesheet, behind the same login as the pages that use it."""
         return await static_files.get_response(path, request.scope)
+
+    @pages.get("/severity.css", name="severity_css")
+    def severity_stylesheet() -> Response:
+        return PlainTextResponse(severity_css(), media_type="text/css")
+
+    # ---- Feed for feed readers: the token in the URL is the credential -------------------------
+
+    def feed_url(request: Request, token: str) -> str:
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return base + url(request, "capability_feed", {"token": token})
+
+    @app.get("/feed.atom", name="capability_feed", response_class=Response, include_in_schema=False)
+    def capability_feed(token: str = "") -> Response:
+        """A watchlist's Atom feed for whoever holds its token; no Airflow login (feed readers have none)."""
+        from trialwatch.digest.feed import atom_feed
+        from trialwatch.watchlists import load_watchlists
+
+        unauthorised = HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this feed URL needs a valid token; copy the current one from Trial Watch",
+        )
+        if not token:
+            raise unauthorised
+        with holder.session() as session:
+            name = queries.watchlist_for_token(session, token)
+        if name is None:
+            raise unauthorised
+        found = load_watchlists().get(name)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"watchlist {name!r} is no longer configured")
+        return Response(
+            atom_feed(holder.store, found),
+            media_type="application/atom+xml",
+            headers={"Referrer-Policy": "no-referrer", "Cache-Control": "private, max-age=300"},
+        )
 
     app.include_router(api)
     app.include_router(pages)

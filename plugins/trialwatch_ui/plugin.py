@@ -37,8 +37,17 @@ class TrialWatchLink(BaseOperatorLink):
         return f"{_ui_base_path()}/plugin/{NAV_ROUTE}"
 
 
+def _icon(name: str) -> str:
+    # The navigation shows it as <img src>: an absolute path on the api-server, under [api] base_url.
+    return f"{_ui_base_path()}{URL_PREFIX}/static/{name}"
+
+
 class TrialWatchPlugin(AirflowPlugin):
-    """Trial Watch in the Airflow UI: what happened to each watched trial, and to the pipeline."""
+    """Trial Watch in the Airflow UI: what happened to each watched trial, and to the pipeline.
+
+    ``nav_top_level`` without a menu category puts it in Airflow's left navigation beside Dags and
+    Assets, with its own icon, instead of under Browse.
+    """
 
     name = "trialwatch"
     fastapi_apps: ClassVar[list[dict[str, Any]]] = [
@@ -49,7 +58,9 @@ class TrialWatchPlugin(AirflowPlugin):
             "name": "Trial Watch",
             "href": f"{NAV_ROUTE}/",
             "destination": "nav",
-            "category": "browse",
+            "nav_top_level": True,
+            "icon": _icon("icon.svg"),
+            "icon_dark_mode": _icon("icon-dark.svg"),
             "url_route": NAV_ROUTE,
         }
     ]

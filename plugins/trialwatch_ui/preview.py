@@ -57,7 +57,12 @@ def render_preview(store: Store, watchlist: str | None) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="trialwatch-preview-") as out_dir:
             files = preview(
-                store, list(configured), watchlist=watchlist, sender=config.mail_from, out_dir=Path(out_dir)
+                store,
+                list(configured),
+                watchlist=watchlist,
+                sender=config.mail_from,
+                ui_url=config.ui_url,
+                out_dir=Path(out_dir),
             )
             eml = next(path for path in files if path.suffix == ".eml")
             result.update(message_parts(eml.read_bytes()))

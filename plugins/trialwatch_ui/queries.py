@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+from trialwatch.store import feed_tokens
 from trialwatch.store import read_models as rm
 from trialwatch.store.read_models import (
     DEFAULT_PER_PAGE,
@@ -31,12 +32,16 @@ __all__ = [
     "PageRequest",
     "digest",
     "digests",
+    "feed_token",
     "health",
     "message_parts",
     "overview",
+    "rotate_feed_token",
     "search",
     "trial",
+    "version_points",
     "watchlist_counts",
+    "watchlist_for_token",
 ]
 
 
@@ -127,3 +132,13 @@ def health(session: Session, page: PageRequest) -> dict[str, Any]:
         "totals": plain(result.totals),
         **_page_info(result.runs),
     }
+
+
+def version_points(session: Session, nct_ids: list[str]) -> dict[str, list[rm.VersionPoint]]:
+    """The charts' figures per trial (typed records: the charts draw them, no JSON needed)."""
+    return rm.version_points(session, nct_ids)
+
+
+feed_token = feed_tokens.feed_token
+rotate_feed_token = feed_tokens.rotate_feed_token
+watchlist_for_token = feed_tokens.watchlist_for_token

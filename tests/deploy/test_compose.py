@@ -280,8 +280,9 @@ class TestServices:
         assert {"./dags", "./plugins", "./include", "./deploy"} <= mounted
 
     def test_ports(self, services: dict[str, Any]) -> None:
-        assert "8080:8080" in services["airflow-apiserver"]["ports"]
-        assert "8025:8025" in services["mailpit"]["ports"]
+        # UIs are published on loopback unless UI_BIND says otherwise.
+        assert services["airflow-apiserver"]["ports"] == ["127.0.0.1:8080:8080"]
+        assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
         assert 1025 in services["mailpit"]["expose"]
         assert "127.0.0.1:8765:8765" in services["replay"]["ports"]
 

@@ -119,7 +119,7 @@ def test_text_and_html_state_the_same_facts(seeded):
         "2024-10-31 (estimated)",
         "2025-01-29 (actual)",
         "slipped 90 days",
-        "ESTIMATED → ACTUAL",
+        "estimated → actual",
         "+27.5%",  # 120 → 87 is -27.5%; checked below as the actual sign
         "Age 18 to 70 years",
         "Registry data as of: 2026-11-23T09:00:05",
@@ -151,6 +151,8 @@ def test_csv_attachment_has_one_row_per_event(seeded):
         "field",
         "old",
         "new",
+        "old_label",
+        "new_label",
         "severity",
         "detail",
         "versions",
@@ -164,6 +166,7 @@ def test_csv_attachment_has_one_row_per_event(seeded):
         "critical",
         "14→15",
     )
+    assert (status["old_label"], status["new_label"]) == ("Recruiting", "Active, not recruiting")
     assert (
         status["compare_url"]
         == "https://clinicaltrials.gov/study/NCT03934567?tab=history&a=14&b=15#version-content-panel"

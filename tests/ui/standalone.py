@@ -191,8 +191,8 @@ def launch_chromium(playwright):  # type: ignore[no-untyped-def]
 def open_trial_watch(page, airflow: RunningAirflow):  # type: ignore[no-untyped-def]
     """Log in and open Trial Watch from the Airflow navigation; returns the plugin's frame."""
     login(page, airflow)
-    page.get_by_role("button", name="Browse").click()
-    page.get_by_role("menuitem", name="Trial Watch").click()
+    # A top-level entry of Airflow's navigation, not under Browse.
+    page.get_by_role("link", name="Trial Watch").first.click()
     page.wait_for_url(re.compile(r"/plugin/trialwatch"))
     frame = page.frame_locator("iframe")
     frame.get_by_role("heading", name="Watched trials").wait_for()

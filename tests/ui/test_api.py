@@ -98,9 +98,10 @@ class TestTrial:
         page = client.get(f"/trials/{SEED}").text
         assert "Registry version 3" in page
         assert re.search(
-            r"ACTIVE_NOT_RECRUITING</span>\s*<span class=\"arrow\">→</span>\s*<span class=\"new\">COMPLETED",
+            r"Active, not recruiting</span>\s*<span class=\"arrow\">→</span>\s*<span class=\"new\">Completed",
             page,
         )
+        assert "ACTIVE_NOT_RECRUITING" not in page
         assert "+5% &lt;estimated → actual&gt;" in page
         assert (
             f"https://clinicaltrials.gov/study/{SEED}?tab=history&amp;a=2&amp;b=3#version-content-panel"
@@ -268,7 +269,7 @@ class TestAuthentication:
 
 
 class TestStoreWithoutSchema:
-    def test_api_and_pages_explain_how_to_create_it(self, tmp_path):
+    def test_api_and_pages_say_no_sync_has_run_yet(self, tmp_path):
         from fastapi.testclient import TestClient
         from trialwatch.store import Store
         from trialwatch_ui.app import create_app, require_user
@@ -280,10 +281,12 @@ class TestStoreWithoutSchema:
             with TestClient(app) as client:
                 response = client.get("/api/overview")
                 assert response.status_code == 503
-                assert "no such table" in response.json()["detail"]
-                assert "Run `trialwatch db`" in response.json()["detail"]
-                page = client.get("/health")
-                assert page.status_code == 503
-                assert "Run `trialwatch db`" in page.text
+                assert "No sync has run yet" in response.json()["detail"]
+                assert "trialwatch_sync" in response.json()["detail"]
+                for path in ("/", "/health", f"/trials/{SEED}"):
+                    page = client.get(path)
+                    assert page.status_code == 200, path
+                    assert "No sync has run yet" in page.text and "trialwatch_sync" in page.text
+                    assert "no such table" not in page.text
         finally:
             store.dispose()

@@ -30,23 +30,36 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAirflow
         yield running
 
 
-@pytest.fixture
-def page(airflow: RunningAirflow):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["light", "dark"])
+def page(airflow: RunningAirflow, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=request.param)
             yield context.new_page()
         finally:
             browser.close()
 
 
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (int(part) for part in re.findall(r"\d+", css_colour)[:3])
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
 def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirflow, page) -> None:  # type: ignore[no-untyped-def]
     trial_watch = open_trial_watch(page, airflow)
-    trial_watch.get_by_role("link", name=SEED).first.click()
+    # Light or dark like Airflow around it.
+    background = trial_watch.locator("body").evaluate("body => getComputedStyle(body).backgroundColor")
+    dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    assert (_luminance(background) < 0.3) == dark, background
+    # One status lane per trial on the overview.
+    lanes = trial_watch.locator('svg[role="img"][aria-labelledby="lanes-title lanes-desc"]')
+    lanes.wait_for()
+    assert SEED in (lanes.locator("desc").text_content() or "")
 
+    trial_watch.get_by_role("link", name=SEED).first.click()
     timeline = trial_watch.locator("ol.timeline")
     timeline.wait_for()
     # The stylesheet needs the login too; the browser's session cookie must get it, not a redirect.
@@ -54,13 +67,39 @@ def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirf
     assert rules > 0, "the Trial Watch stylesheet did not load for the logged-in user"
     status_changes = timeline.locator("tr", has_text="Overall status")
     texts = [" ".join(text.split()) for text in status_changes.all_inner_texts()]
-    # Newest first: day 2 brought RECRUITING → ACTIVE_NOT_RECRUITING → COMPLETED.
+    # Newest first: day 2 brought Recruiting → Active, not recruiting → Completed.
     assert texts, "no overall status change in the timeline"
-    assert "ACTIVE_NOT_RECRUITING → COMPLETED" in texts[0], texts
-    assert any(re.search(r"(?<![A-Z_])RECRUITING → ACTIVE_NOT_RECRUITING", text) for text in texts), texts
+    assert "Active, not recruiting → Completed" in texts[0], texts
+    assert any("Recruiting → Active, not recruiting" in text for text in texts), texts
+    body = trial_watch.locator("main").inner_text()
+    assert "ACTIVE_NOT_RECRUITING" not in body
+    for chart in ("enrollment", "dates"):
+        svg = trial_watch.locator(f'svg[role="img"][aria-labelledby="{chart}-title {chart}-desc"]')
+        assert svg.is_visible(), chart
+        assert SEED in (svg.locator("title").first.text_content() or "")
     assert trial_watch.get_by_role("link", name="Registry record ↗").get_attribute("href") == (
         f"https://clinicaltrials.gov/study/{SEED}"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "heading"),
+    [
+        ("?page=999", 404, "Not found"),
+        ("?watchlist=nope", 404, "Not found"),
+        ("?page=abc", 422, "Bad request"),
+        ("?sort=nonsense", 422, "Bad request"),
+        ("?per_page=99999", 422, "Bad request"),
+        ("trials/NCT99999999", 404, "Not found"),
+        ("digests/notanumber", 422, "Bad request"),
+    ],
+)
+def test_bad_parameters_get_styled_pages(airflow: RunningAirflow, page, query, code, heading) -> None:  # type: ignore[no-untyped-def]
+    open_trial_watch(page, airflow)  # logs in
+    response = page.goto(f"{airflow.base_url}/trialwatch/{query}")
+    assert response is not None and response.status == code
+    assert page.get_by_role("heading", name=heading).is_visible()
+    assert page.locator("header.bar").is_visible()  # Trial Watch's own page, not raw JSON
 
 
 def test_plugin_api_needs_a_login_on_the_real_server(airflow: RunningAirflow) -> None:

@@ -39,10 +39,20 @@ def test_plugin_mounts_the_app_and_adds_a_nav_entry(plugin_module) -> None:  # t
             "name": "Trial Watch",
             "href": "trialwatch/",
             "destination": "nav",
-            "category": "browse",
+            "nav_top_level": True,
+            "icon": "/trialwatch/static/icon.svg",
+            "icon_dark_mode": "/trialwatch/static/icon-dark.svg",
             "url_route": "trialwatch",
         }
     ]
+
+
+def test_nav_icons_are_served_by_the_app(plugin_module, client) -> None:  # type: ignore[no-untyped-def]
+    for view in plugin_module.TrialWatchPlugin.external_views:
+        for key in ("icon", "icon_dark_mode"):
+            response = client.get(view[key].removeprefix("/trialwatch"))
+            assert response.status_code == 200
+            assert response.text.startswith("<svg")
 
 
 def test_task_link_opens_trial_watch_for_trialwatch_dags_only(plugin_module) -> None:  # type: ignore[no-untyped-def]

@@ -77,7 +77,12 @@ def run_preview(args: argparse.Namespace) -> int:
     store = existing_store(settings.store_url)
     try:
         paths = preview(
-            store, loaded.watchlists, watchlist=args.watchlist, sender=settings.mail_from, out_dir=args.out
+            store,
+            loaded.watchlists,
+            watchlist=args.watchlist,
+            sender=settings.mail_from,
+            ui_url=settings.ui_url,
+            out_dir=args.out,
         )
     finally:
         store.dispose()
@@ -104,7 +109,9 @@ def run_send(args: argparse.Namespace) -> int:
     try:
         store.upgrade()
         for name in names:
-            prepare_digests(store, loaded.watchlists, watchlist=name, sender=settings.mail_from)
+            prepare_digests(
+                store, loaded.watchlists, watchlist=name, sender=settings.mail_from, ui_url=settings.ui_url
+            )
         try:
             report = send_queued(
                 store, settings.smtp, watchlist=args.watchlist, max_attempts=args.max_attempts

@@ -14,7 +14,7 @@ from trialwatch.records import TrialInfo
 from trialwatch.watchlists import Watchlist
 
 from .message import build_message, list_id_for, message_bytes, message_id_for, sanitise_header
-from .render import HealthView, digest_view, render_csv, render_html, render_text
+from .render import HealthView, fitted_digest, render_csv, render_text
 from .selection import period_label
 
 Section = tuple[Watchlist, list[StoredEvent]]
@@ -48,19 +48,25 @@ def compose(
     high_water: int,
     now: datetime,
     sender: str,
+    ui_url: str | None = None,
 ) -> PlannedDigest:
-    """The digest for ``recipient`` under (key, period) with these sections; covers events up to ``high_water``."""
+    """The digest for ``recipient`` under (key, period) with these sections; covers events up to ``high_water``.
+
+    The HTML part stays under the size budget (a big digest shows its most severe changes in full and
+    counts the rest, linking each trial to Trial Watch at ``ui_url``); the CSV keeps every event.
+    """
     items = [item for _, items in sections for item in items]
     heading = " + ".join(str(w.title or w.name) for w, _ in sections)
-    view = digest_view(
+    view, html = fitted_digest(
         heading=heading,
         sections=sections,
         trials=trials,
         health=health,
         period_label=period_label(period),
         generated_at=now,
+        ui_url=ui_url,
     )
-    html, text, csv_text = render_html(view), render_text(view), render_csv(items, trials)
+    text, csv_text = render_text(view), render_csv(items, trials)
     message = build_message(
         sender=sender,
         recipient=recipient,

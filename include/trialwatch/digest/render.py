@@ -32,21 +32,19 @@ from trialwatch.events import (
     study_url,
 )
 from trialwatch.records import TrialInfo
+from trialwatch.vocabulary import SEVERITY_COLORS, humanise, humanise_text, label, status_label
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 NCT_ID = re.compile(r"^NCT\d{8}$")
 MAX_VALUE_CHARS = 400
 MAX_DIFF_LINES = 60
 MAX_LISTED_ITEMS = 25
-
-SEVERITY_COLORS: dict[str, str] = {
-    "critical": "#b42318",
-    "major": "#b54708",
-    "minor": "#175cd3",
-    "info": "#475467",
-}
-
-_STATUS_WORDS = {"ACTIVE_NOT_RECRUITING": "Active, not recruiting"}
+# Gmail clips an HTML part over 102 KB; a digest stays under this whatever the number of events.
+HTML_BUDGET_BYTES = 100_000
+# First try: this many of the most severe changes in full, this many summary rows for the rest.
+FULL_CHANGES = 25
+SUMMARY_ROWS = 40
+MAX_TITLE_CHARS = 90
 
 
 @dataclass
@@ -90,12 +88,27 @@ class TrialView:
 
 
 @dataclass
+class SummaryRow:
+    """Changes to one trial in one category, counted instead of shown (the digest's size budget)."""
+
+    nct_id: str
+    title: str
+    category: str
+    count: int
+    top_severity: str
+    link: str | None
+
+
+@dataclass
 class SectionView:
     name: str
     title: str
     description: str
     trials: list[TrialView]
     severity_counts: list[tuple[str, int]]
+    summary: list[SummaryRow] = field(default_factory=list)
+    summarised_count: int = 0  # changes in ``summary`` plus those past its last row
+    unlisted_rows: int = 0  # (trial, category) pairs past the summary's last row
 
 
 @dataclass
@@ -119,10 +132,12 @@ class DigestView:
     event_count: int
     health: HealthView | None
     generated_at: str
+    summarised_count: int = 0
+    trial_count: int = 0  # trials with changes, per section (summarised ones included)
 
     @property
-    def trial_count(self) -> int:
-        return sum(len(section.trials) for section in self.sections)
+    def full_count(self) -> int:
+        return self.event_count - self.summarised_count
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -140,16 +155,6 @@ def _valid_nct(nct_id: str) -> bool:
     return bool(NCT_ID.match(nct_id or ""))
 
 
-def humanise_status(value: str | None) -> str:
-    if not value:
-        return "unknown"
-    if value in _STATUS_WORDS:
-        return _STATUS_WORDS[value]
-    if re.fullmatch(r"[A-Z_]+", value):
-        return value.replace("_", " ").capitalize()
-    return value
-
-
 def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
     """A compact one-line rendering of a JSON value from the registry."""
     if value is None or value == "" or value == [] or value == {}:
@@ -157,9 +162,9 @@ def format_value(value: Any, *, limit: int = MAX_VALUE_CHARS) -> str:
     elif isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, dict) and set(value) <= {"date", "type"} and "date" in value:
-        text = str(value["date"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+        text = str(value["date"]) + (f" ({label(value['type'], 'date_type')})" if value.get("type") else "")
     elif isinstance(value, dict) and set(value) <= {"count", "type"} and "count" in value:
-        text = str(value["count"]) + (f" ({str(value['type']).lower()})" if value.get("type") else "")
+        text = str(value["count"]) + (f" ({label(value['type'], 'date_type')})" if value.get("type") else "")
     elif isinstance(value, dict):
         parts = (
             [_place(value)]
@@ -184,7 +189,7 @@ def _place(value: dict[str, Any]) -> str:
     parts = [value.get(key) for key in ("facility", "city", "state", "country")]
     text = ", ".join(str(part) for part in parts if part)
     if value.get("status"):
-        text += f" [{humanise_status(str(value['status']))}]"
+        text += f" [{status_label(str(value['status']))}]"
     return text
 
 
@@ -266,24 +271,23 @@ def change_view(event: ChangeEvent) -> ChangeView:
     """The reader's view of one change: old → new plus what it means (slip, percent, sites, lines)."""
     extra = event.extra or {}
     old, new = event.old, event.new
-    if event.category == "status" and isinstance(old, str | None) and isinstance(new, str | None):
-        old_text = humanise_status(old) if old else "(none)"
-        new_text = humanise_status(new) if new else "(none)"
-    else:
-        old_text, new_text = format_value(old), format_value(new)
+    # Registry codes read as words ("Active, not recruiting", "Phase 1"); numbers and dates keep their type.
+    old_text, new_text = format_value(humanise(old, event.path)), format_value(humanise(new, event.path))
     view = ChangeView(
         severity=event.severity, category=event.category, field=event.field, old=old_text, new=new_text
     )
-    detail = " ".join(str(event.detail or "").split())
+    detail = humanise_text(" ".join(str(event.detail or "").split()))
     type_change = extra.get("type")
     if isinstance(type_change, dict) and not isinstance(old, dict) and not isinstance(new, dict):
         # A value and its ESTIMATED/ACTUAL type moved together: "12 (estimated) → 6 (actual)".
         type_old, type_new = type_change.get("old"), type_change.get("new")
         if type_old:
-            view.old = f"{view.old} ({str(type_old).lower()})"
+            view.old = f"{view.old} ({label(type_old, 'date_type')})"
         if type_new:
-            view.new = f"{view.new} ({str(type_new).lower()})"
-        detail = detail.replace(f"{type_old or 'not stated'} → {type_new or 'not stated'}", "").strip("; ")
+            view.new = f"{view.new} ({label(type_new, 'date_type')})"
+        stated_old = label(type_old, "date_type") if type_old else "not stated"
+        stated_new = label(type_new, "date_type") if type_new else "not stated"
+        detail = detail.replace(f"{stated_old} → {stated_new}", "").strip("; ")
 
     if event.category == "dates":
         slip = date_slip_days(old, new)
@@ -407,7 +411,7 @@ def trial_views(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> l
             TrialView(
                 nct_id=nct_id,
                 title=" ".join(info.title.split()) or "(untitled record)",
-                status=humanise_status(info.status),
+                status=status_label(info.status),
                 study_link=registry_link(study_url(nct_id)) if valid else None,
                 history_link=registry_link(history_url(nct_id)) if valid else None,
                 top_severity=top,
@@ -460,6 +464,8 @@ CSV_COLUMNS = (
     "field",
     "old",
     "new",
+    "old_label",
+    "new_label",
     "severity",
     "detail",
     "versions",
@@ -476,6 +482,15 @@ def _csv_cell(value: Any) -> str:
     if text.startswith(_FORMULA_START) or (text.startswith("-") and _number(text[1:]) is None):
         return "'" + text
     return text
+
+
+def _label_cell(value: Any, path: str) -> str:
+    """A code's words for the CSV's label columns; lists and long texts are left to the code column."""
+    if isinstance(value, str):
+        return humanise(value, path) if len(value) <= 64 else ""
+    if isinstance(value, dict) and set(value) <= {"date", "count", "type"}:
+        return format_value(humanise(value, path))
+    return ""
 
 
 def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> str:
@@ -497,6 +512,9 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
                 "field": _csv_cell(event.field),
                 "old": _csv_cell(event.old),
                 "new": _csv_cell(event.new),
+                # The codes stay for machines; the labels are what the email said.
+                "old_label": _csv_cell(_label_cell(event.old, event.path)),
+                "new_label": _csv_cell(_label_cell(event.new, event.path)),
                 "severity": event.severity,
                 "detail": _csv_cell(event.detail),
                 "versions": versions,
@@ -504,6 +522,50 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
             }
         )
     return buffer.getvalue()
+
+
+def _trial_watch_link(ui_url: str | None, nct_id: str) -> str | None:
+    if not _valid_nct(nct_id):
+        return None
+    if ui_url and ui_url.startswith(("https://", "http://")) and not any(c in ui_url for c in "\"'<> \r\n\\"):
+        return f"{ui_url}/trials/{nct_id}"
+    return registry_link(study_url(nct_id))
+
+
+def _summary_rows(
+    items: Sequence[StoredEvent], trials: dict[str, TrialInfo], ui_url: str | None
+) -> list[SummaryRow]:
+    """Changes per (trial, category), most severe and most numerous first."""
+    groups: dict[tuple[str, str], list[ChangeEvent]] = {}
+    for item in items:
+        groups.setdefault((item.event.nct_id, item.event.category), []).append(item.event)
+    rows = []
+    for (nct_id, category), events in groups.items():
+        info = trials.get(nct_id) or TrialInfo(title=str(events[0].extra.get("title") or ""))
+        title = " ".join(info.title.split()) or "(untitled record)"
+        if len(title) > MAX_TITLE_CHARS:
+            title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
+        rows.append(
+            SummaryRow(
+                nct_id=nct_id,
+                title=title,
+                category=category,
+                count=len(events),
+                top_severity=min((e.severity for e in events), key=_severity_key),
+                link=_trial_watch_link(ui_url, nct_id),
+            )
+        )
+    rows.sort(key=lambda r: (_severity_key(r.top_severity), -r.count, r.nct_id, CATEGORIES.index(r.category)))
+    return rows
+
+
+def _most_severe_ids(sections: Sequence[tuple[Any, Sequence[StoredEvent]]], limit: int) -> set[int]:
+    """Positions (id() of the StoredEvent) of the ``limit`` most severe changes across all sections."""
+    ranked = sorted(
+        (item for _, items in sections for item in items),
+        key=lambda it: (_severity_key(it.event.severity), CATEGORIES.index(it.event.category)),
+    )
+    return {id(item) for item in ranked[:limit]}
 
 
 def digest_view(
@@ -514,13 +576,37 @@ def digest_view(
     health: HealthView | None,
     period_label: str,
     generated_at: datetime,
+    full_changes: int | None = None,
+    summary_rows: int | None = None,
+    ui_url: str | None = None,
 ) -> DigestView:
-    """The whole digest: ``sections`` pairs a watchlist (duck-typed: name, title, description) with its events."""
+    """The whole digest: ``sections`` pairs a watchlist (duck-typed: name, title, description) with its events.
+
+    With ``full_changes``, only that many of the most severe changes are shown in full; the others are
+    counted per trial and category (at most ``summary_rows`` rows), linked to Trial Watch at ``ui_url``.
+    """
     section_views = []
     all_events: list[ChangeEvent] = []
+    total = sum(len(items) for _, items in sections)
+    shown = (
+        _most_severe_ids(sections, full_changes)
+        if full_changes is not None and total > full_changes
+        else None
+    )
+    rows_left = summary_rows
+    summarised_total = 0
     for watchlist, items in sections:
         events = [item.event for item in items]
         all_events.extend(events)
+        full, rest = list(items), []
+        if shown is not None:
+            full = [item for item in items if id(item) in shown]
+            rest = [item for item in items if id(item) not in shown]
+        rows = _summary_rows(rest, trials, ui_url) if rest else []
+        listed = rows if rows_left is None else rows[: max(rows_left, 0)]
+        if rows_left is not None:
+            rows_left -= len(listed)
+        summarised_total += len(rest)
         section_views.append(
             SectionView(
                 name=str(getattr(watchlist, "name", "")),
@@ -528,8 +614,11 @@ def digest_view(
                     str(getattr(watchlist, "title", "") or getattr(watchlist, "name", "")).split()
                 ),
                 description=" ".join(str(getattr(watchlist, "description", "") or "").split()),
-                trials=trial_views(items, trials),
+                trials=trial_views(full, trials),
                 severity_counts=severity_counts(events),
+                summary=listed,
+                summarised_count=len(rest),
+                unlisted_rows=len(rows) - len(listed),
             )
         )
     return DigestView(
@@ -542,7 +631,45 @@ def digest_view(
         event_count=len(all_events),
         health=health,
         generated_at=generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        summarised_count=summarised_total,
+        trial_count=sum(len({item.event.nct_id for item in items}) for _, items in sections),
     )
+
+
+def fitted_digest(
+    *,
+    heading: str,
+    sections: Sequence[tuple[Any, Sequence[StoredEvent]]],
+    trials: dict[str, TrialInfo],
+    health: HealthView | None,
+    period_label: str,
+    generated_at: datetime,
+    ui_url: str | None = None,
+    budget: int = HTML_BUDGET_BYTES,
+) -> tuple[DigestView, str]:
+    """The digest view and its HTML, within ``budget`` bytes: fewer changes in full until it fits.
+
+    Everything in full when it fits; else the most severe changes in full and the rest summarised,
+    halving both until the HTML is small enough (the CSV attachment always keeps every event).
+    """
+    common: dict[str, Any] = {
+        "heading": heading,
+        "sections": sections,
+        "trials": trials,
+        "health": health,
+        "period_label": period_label,
+        "generated_at": generated_at,
+        "ui_url": ui_url,
+    }
+    total = sum(len(items) for _, items in sections)
+    full, rows = (None, None) if total <= FULL_CHANGES else (FULL_CHANGES, SUMMARY_ROWS)
+    while True:
+        view = digest_view(**common, full_changes=full, summary_rows=rows)
+        html = render_html(view)
+        if len(html.encode("utf-8")) <= budget or (full == 0 and rows == 0):
+            return view, html
+        full = FULL_CHANGES if full is None else full // 2
+        rows = SUMMARY_ROWS if rows is None else rows // 2
 
 
 def render_event_list(

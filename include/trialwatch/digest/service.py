@@ -85,6 +85,7 @@ def _render(
     now: datetime,
     notes: Sequence[str],
     sender: str,
+    ui_url: str | None = None,
 ) -> PlannedDigest:
     items = [item for _, items in sections for item in items]
     return compose(
@@ -97,6 +98,7 @@ def _render(
         high_water=high_water,
         now=now,
         sender=sender,
+        ui_url=ui_url,
     )
 
 
@@ -110,6 +112,7 @@ def _plan(
     now: datetime,
     notes: Sequence[str],
     sender: str,
+    ui_url: str | None = None,
     skip_if_period_done: bool,
 ) -> tuple[PlannedDigest | None, int | None]:
     """The digest this recipient should get now, or the id of the existing row that already stands for it."""
@@ -130,6 +133,7 @@ def _plan(
             now=now,
             notes=notes,
             sender=sender,
+            ui_url=ui_url,
         )
         return planned, None
 
@@ -158,6 +162,7 @@ def _plan(
         now=now,
         notes=notes,
         sender=sender,
+        ui_url=ui_url,
     )
     return planned, None
 
@@ -168,6 +173,7 @@ def prepare_digests(
     *,
     watchlist: str,
     sender: str,
+    ui_url: str | None = None,
     now: datetime | None = None,
     base_url_note: str | None = None,
 ) -> list[int]:
@@ -193,6 +199,7 @@ def prepare_digests(
                 now=now,
                 notes=notes,
                 sender=sender,
+                ui_url=ui_url,
                 skip_if_period_done=True,
             )
             if existing is not None:
@@ -304,7 +311,13 @@ def send_queued(
 
 
 def preview(
-    store: Store, watchlists: list[Watchlist], *, watchlist: str, sender: str, out_dir: Path
+    store: Store,
+    watchlists: list[Watchlist],
+    *,
+    watchlist: str,
+    sender: str,
+    out_dir: Path,
+    ui_url: str | None = None,
 ) -> list[Path]:
     """Write the next digest (.eml, .html, .txt, .csv) and the watchlist's Atom feed; sends and marks nothing.
 
@@ -327,6 +340,7 @@ def preview(
             now=now,
             notes=[],
             sender=sender,
+            ui_url=ui_url,
             skip_if_period_done=False,
         )
         if planned is None:
@@ -340,6 +354,7 @@ def preview(
                 now=now,
                 notes=["no changes since the last digest"],
                 sender=sender,
+                ui_url=ui_url,
             )
         session.rollback()
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{planned.key}-{planned.period_key}")

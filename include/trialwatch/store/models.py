@@ -231,3 +231,13 @@ class DigestOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("watchlist", "period_key", "recipient", name="uq_digest_outbox_key"),)
+
+
+class FeedToken(Base):
+    """The secret in a watchlist's capability feed URL: whoever holds it may read that feed."""
+
+    __tablename__ = "feed_tokens"
+
+    watchlist: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

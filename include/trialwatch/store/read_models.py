@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, case, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
@@ -31,9 +31,24 @@ DEFAULT_PER_PAGE = 50
 
 _SEVERITY_ORDER = case(SEVERITY_RANK, value=Study.last_change_severity, else_=0)
 
+
+def _posted(version: Any) -> Any:
+    """The registry's posting date of a stored version: from its history entry, else from the record."""
+    record_date = version.raw_json[
+        ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")
+    ].as_string()
+    return func.coalesce(version.registry_version_date, record_date)
+
+
+# A trial's current version, whose posting date is when the registry published its last change.
+_CURRENT = aliased(StudyVersion, name="current_version")
+_CURRENT_POSTED = _posted(_CURRENT)
+
 # Sort keys a client may ask for, each with a unique tie-breaker so pages never overlap.
+# "last_change" is the registry's date; "detected" is when a sync of ours noticed it.
 OVERVIEW_SORTS: dict[str, Sequence[Any]] = {
-    "last_change": (Study.last_changed_at, WatchlistTrial.nct_id),
+    "last_change": (_CURRENT_POSTED, Study.last_changed_at, WatchlistTrial.nct_id),
+    "detected": (Study.last_changed_at, WatchlistTrial.nct_id),
     "nct_id": (WatchlistTrial.nct_id,),
     "title": (Study.title, WatchlistTrial.nct_id),
     "status": (Study.overall_status, WatchlistTrial.nct_id),
@@ -96,10 +111,11 @@ class StudySummary:
     overall_status: str | None
     enrollment_count: int | None
     enrollment_type: str | None
-    last_changed_at: datetime | None
+    last_changed_at: datetime | None  # when a sync detected the last change
     last_change_severity: str | None
     gone: bool
     study_url: str
+    last_posted: str | None = None  # the registry's posting date of the current version
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,7 @@ class TimelineVersion:
     version_id: int
     registry_version: int | None
     registry_version_date: str | None
+    posted: str | None  # the registry's posting date (history entry, else the record's own)
     data_timestamp: str | None
     fetched_at: datetime | None
     source: str | None
@@ -223,14 +240,13 @@ class PipelineHealth:
 
 
 def _ordered(columns: Sequence[Any], descending: bool) -> list[Any]:
-    # NULLs last either way: a trial that never changed sorts after those that did.
-    return [
-        (column.desc() if descending else column.asc()).nulls_last() if i == 0 else column.asc()
-        for i, column in enumerate(columns)
-    ]
+    # NULLs last either way: a trial that never changed sorts after those that did. The last
+    # column is the unique tie-breaker, always ascending.
+    *keys, tie = columns
+    return [(column.desc() if descending else column.asc()).nulls_last() for column in keys] + [tie.asc()]
 
 
-def _study_summary(study: Study) -> StudySummary:
+def _study_summary(study: Study, posted: str | None = None) -> StudySummary:
     return StudySummary(
         nct_id=study.nct_id,
         title=study.title,
@@ -241,6 +257,7 @@ def _study_summary(study: Study) -> StudySummary:
         last_change_severity=study.last_change_severity,
         gone=study.gone_at is not None,
         study_url=study_url(study.nct_id),
+        last_posted=posted,
     )
 
 
@@ -271,14 +288,18 @@ def overview(
         condition = and_(condition, WatchlistTrial.watchlist == watchlist)
     total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(condition)) or 0
     query: Select[Any] = (
-        select(WatchlistTrial.watchlist, WatchlistTrial.via, Study)
+        select(WatchlistTrial.watchlist, WatchlistTrial.via, Study, _CURRENT_POSTED)
         .join(Study, Study.nct_id == WatchlistTrial.nct_id)
+        .outerjoin(_CURRENT, _CURRENT.id == Study.current_version_id)
         .where(condition)
         .order_by(*_ordered(OVERVIEW_SORTS[sort], descending))
         .limit(page.per_page)
         .offset(page.offset)
     )
-    items = [OverviewRow(name, via, _study_summary(study)) for name, via, study in session.execute(query)]
+    items = [
+        OverviewRow(name, via, _study_summary(study, posted))
+        for name, via, study, posted in session.execute(query)
+    ]
     return _page(page, total, items)
 
 
@@ -295,14 +316,15 @@ def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]
     total = session.scalar(select(func.count()).select_from(Study).where(condition)) or 0
     # Exact id first, then the most recently changed.
     exact_first = case((Study.nct_id == needle.upper(), 0), else_=1)
-    studies = session.scalars(
-        select(Study)
+    rows = session.execute(
+        select(Study, _CURRENT_POSTED)
+        .outerjoin(_CURRENT, _CURRENT.id == Study.current_version_id)
         .where(condition)
         .order_by(exact_first, Study.last_changed_at.desc().nulls_last(), Study.nct_id)
         .limit(page.per_page)
         .offset(page.offset)
     )
-    return _page(page, total, [_study_summary(study) for study in studies])
+    return _page(page, total, [_study_summary(study, posted) for study, posted in rows])
 
 
 def _event_record(row: ChangeEventRow) -> EventRecord:
@@ -341,6 +363,7 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
             StudyVersion.id,
             StudyVersion.registry_version,
             StudyVersion.registry_version_date,
+            _posted(StudyVersion).label("posted"),
             StudyVersion.data_timestamp,
             StudyVersion.fetched_at,
             StudyVersion.source,
@@ -367,6 +390,7 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
                 version_id=version.id,
                 registry_version=version.registry_version,
                 registry_version_date=version.registry_version_date,
+                posted=version.posted,
                 data_timestamp=version.data_timestamp,
                 fetched_at=version.fetched_at,
                 source=version.source,
@@ -382,8 +406,9 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
     memberships = session.execute(
         select(WatchlistTrial).where(WatchlistTrial.nct_id == nct_id).order_by(WatchlistTrial.watchlist)
     ).scalars()
+    current_posted = next((v.posted for v in versions if v.id == study.current_version_id), None)
     return TrialDetail(
-        study=_study_summary(study),
+        study=_study_summary(study, current_posted),
         registry_version=study.registry_version,
         first_seen_at=study.first_seen_at,
         last_fetched_at=study.last_fetched_at,
@@ -480,3 +505,75 @@ def health(session: Session, page: PageRequest) -> PipelineHealth:
             digests=session.scalar(select(func.count()).select_from(DigestOutbox)) or 0,
         ),
     )
+
+
+@dataclass(frozen=True)
+class VersionPoint:
+    """A stored version's figures that the charts draw: status, enrollment and the three dates."""
+
+    nct_id: str
+    registry_version: int | None
+    posted: str | None
+    fetched_at: datetime | None
+    overall_status: str | None
+    enrollment_count: int | None
+    enrollment_type: str | None
+    start_date: str | None
+    start_type: str | None
+    primary_completion_date: str | None
+    primary_completion_type: str | None
+    completion_date: str | None
+    completion_type: str | None
+
+
+def _record_text(*path: str) -> Any:
+    return StudyVersion.raw_json[("protocolSection", *path)].as_string()
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def version_points(session: Session, nct_ids: Sequence[str]) -> dict[str, list[VersionPoint]]:
+    """Each trial's stored versions, oldest first, reduced in SQL to the fields its charts need."""
+    if not nct_ids:
+        return {}
+    status = ("statusModule",)
+    rows = session.execute(
+        select(
+            StudyVersion.nct_id,
+            StudyVersion.registry_version,
+            _posted(StudyVersion),
+            StudyVersion.fetched_at,
+            _record_text(*status, "overallStatus"),
+            _record_text("designModule", "enrollmentInfo", "count"),
+            _record_text("designModule", "enrollmentInfo", "type"),
+            _record_text(*status, "startDateStruct", "date"),
+            _record_text(*status, "startDateStruct", "type"),
+            _record_text(*status, "primaryCompletionDateStruct", "date"),
+            _record_text(*status, "primaryCompletionDateStruct", "type"),
+            _record_text(*status, "completionDateStruct", "date"),
+            _record_text(*status, "completionDateStruct", "type"),
+        )
+        .where(StudyVersion.nct_id.in_(list(nct_ids)))
+        .order_by(StudyVersion.nct_id, StudyVersion.id)
+    )
+    points: dict[str, list[VersionPoint]] = {nct_id: [] for nct_id in nct_ids}
+    for row in rows:
+        nct_id, number, posted, fetched, overall, count, count_type, *dates = row
+        points.setdefault(nct_id, []).append(
+            VersionPoint(
+                nct_id,
+                number,
+                posted,
+                fetched,
+                overall,
+                _as_int(count),
+                count_type,
+                *[None if value in (None, "") else str(value) for value in dates],
+            )
+        )
+    return points
