@@ -382,3 +382,25 @@ def test_target_refuses_a_webhook_without_secret_and_odd_urls():
         ChannelTarget("slack", "hooks.slack.com/services/x")
     with pytest.raises(ValueError, match="unknown channel kind 'discord'"):
         ChannelTarget("discord", "https://discord.example/x")
+
+
+def test_the_readme_verification_snippet_accepts_a_real_post(seeded, sink, time_machine):
+    """The receiver code in the README, run as written against what the sink received."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = re.search(r"```python\n(import hashlib.*?)```", readme, re.DOTALL)
+    assert code is not None
+    namespace: dict[str, Any] = {}
+    exec(code.group(1), namespace)  # noqa: S102 (our own documentation)
+    posted_at = NOW.timestamp()
+    prepare_channel_messages(seeded, [nk()], watchlist="nk", now=NOW)
+    send_channel_messages(seeded, targets(sink), sleep=[].append, clock=lambda: posted_at)
+    [post] = sink.posts("/hooks/partner")
+    assert post.headers["X-Trialwatch-Timestamp"] == str(int(posted_at))
+    time_machine.move_to(NOW + timedelta(seconds=30), tick=False)
+    assert namespace["verified"](SECRET.encode(), post.headers, post.body)
+    assert not namespace["verified"](b"wrong", post.headers, post.body)
+    time_machine.move_to(NOW + timedelta(hours=1), tick=False)
+    assert not namespace["verified"](SECRET.encode(), post.headers, post.body)  # too old: a replay
