@@ -318,6 +318,18 @@ def test_permanent_refusal_blocks_neither_email_nor_other_channels(seeded, sink,
         "/webhookb2/oncology": 1,
     }
 
+    # Once the channel is fixed and a later message gets through, the old refusal stops being reported.
+    with seeded.session() as session:
+        add_event(
+            session,
+            ChangeEvent("contacts", "Central contact", "a", "b", "minor", nct_id="NCT06171568"),
+            NOW + timedelta(hours=23),
+        )
+    prepare_channel_messages(seeded, watchlists, watchlist="nk", now=NOW + timedelta(days=1))
+    report = send_channel_messages(seeded, targets(sink), sleep=sleeps.append)
+    assert sorted(t for _, t in report.sent) == ["slack:office", "teams:oncology", "webhook:partner"]
+    assert report.rejected == [] and len(sink.posts("/services/T0/B0/x")) == 2
+
 
 def test_missing_connection_keeps_the_row_without_using_attempts(seeded, sink):
     prepare_channel_messages(seeded, [nk()], watchlist="nk", now=NOW)

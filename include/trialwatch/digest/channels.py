@@ -461,11 +461,8 @@ def send_channel_messages(
             now=datetime.now(UTC),
             channel=CHANNEL_KINDS,
         )
-        refused = outbox.rejected(session, watchlist=watchlist, channels=CHANNEL_KINDS)
     for row in exhausted:
         report.failed.append((row.recipient, f"given up after {row.attempts} attempts: {row.last_error}"))
-    for row in refused:
-        report.rejected.append((row.recipient, f"outbox row {row.id}: {row.last_error}"))
     http = http or requests.Session()
     for row_id in ready:
         with store.session() as session:
@@ -496,6 +493,13 @@ def send_channel_messages(
             log.warning(
                 "%s: %s not delivered, will retry: %s", claimed.recipient, claimed.message_id, outcome.error
             )
+    # Refusals from earlier runs, unless this run got a later message through to the same channel.
+    with store.session() as session:
+        earlier = outbox.rejected(session, watchlist=watchlist, channels=CHANNEL_KINDS)
+    just_refused = {target for target, _ in report.rejected}
+    for row in earlier:
+        if row.recipient not in just_refused:
+            report.rejected.append((row.recipient, f"outbox row {row.id}: {row.last_error}"))
     if report.failed or report.rejected:
         raise ChannelDeliveryError(report)
     return report

@@ -280,14 +280,20 @@ def mark_rejected(session: Session, row_id: int, error: str) -> None:
 
 
 def rejected(session: Session, *, watchlist: str | None, channels: Sequence[str]) -> list[GivenUp]:
-    """Channel rows refused for good, so every run can report them until someone fixes the channel."""
-    rows = session.scalars(
-        select(DigestOutbox)
-        .where(DigestOutbox.status == "rejected", DigestOutbox.channel.in_(list(channels)))
-        .order_by(DigestOutbox.id)
+    """Channel rows refused for good, reported on every run until a later message to the same channel
+    is delivered (the channel was fixed)."""
+    rows = list(
+        session.scalars(
+            select(DigestOutbox)
+            .where(DigestOutbox.status.in_(("rejected", "sent")), DigestOutbox.channel.in_(list(channels)))
+            .order_by(DigestOutbox.id)
+        )
     )
+    last_sent = {row.recipient: row.id for row in rows if row.status == "sent"}
     return [
         GivenUp(row.id, row.recipient, row.attempts, row.last_error)
         for row in rows
-        if watchlist is None or watchlist in members(row.watchlist)
+        if row.status == "rejected"
+        and last_sent.get(row.recipient, 0) < row.id
+        and (watchlist is None or watchlist in members(row.watchlist))
     ]
