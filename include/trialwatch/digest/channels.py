@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -38,6 +38,9 @@ from trialwatch.watchlists import CHANNEL_KINDS, Channel, Watchlist
 
 from .render import NCT_ID, change_view, registry_link
 from .selection import find_watchlist, pending, period_key, period_label
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session  # a type only: every query is in trialwatch.store
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +292,7 @@ def render_body(kind: str, message: Message) -> str:
 
 
 def _plan(
-    session: Any, target: Watchlist, channel: Channel, *, high_water: int, now: datetime
+    session: Session, target: Watchlist, channel: Channel, *, high_water: int, now: datetime
 ) -> tuple[str, list[StoredEvent]] | None:
     """(period, events) for this channel now, or None when nothing is pending or the period is done."""
     items = pending(session, target, channel.ref, high_water, now)
