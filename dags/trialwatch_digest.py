@@ -12,7 +12,9 @@ Only changes at or above **{min_severity}** are included.
 **Steps:** `prepare` renders the digest (HTML + text + CSV) into the outbox, one row per period and
 recipient, so a retried or re-run task never queues or sends the same digest twice, and refreshes
 the watchlist's Atom feed (`$TRIALWATCH_HOME/feeds/{name}.atom`, also at `/trialwatch/api/feeds/{name}.atom`); `send` delivers
-every queued row through the `smtp_default` connection and keeps failed ones queued for the next run.
+every queued row through the `smtp_default` connection and keeps failed ones queued for the next run;
+`send_channels` posts the watchlist's webhook, Slack and Teams messages ({channels}) the same way, each
+channel on its own, so a failing one neither blocks nor repeats email or the others.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
             cadence=watchlist.cadence,
             immediate=watchlist.immediate_severity or "(never)",
             min_severity=watchlist.min_severity,
+            channels=", ".join(c.ref for c in watchlist.channels) or "none",
         ),
         tags=["trialwatch", "digest"],
         default_args={
@@ -72,6 +75,16 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
                 ui_url=config.ui_url,
             )
             log.info("%d digest(s) queued for %s", len(queued), watchlist.name)
+            if loaded.get(watchlist.name).channels:
+                from trialwatch.digest.channels import prepare_channel_messages
+
+                posts = prepare_channel_messages(
+                    store,
+                    loaded.watchlists,
+                    watchlist=watchlist.name,
+                    trial_watch_url=airflow_glue.trial_watch_url(),
+                )
+                log.info("%d channel message(s) queued for %s", len(posts), watchlist.name)
             feed = write_feed(store, loaded.get(watchlist.name), config.home / "feeds")
             log.info("Atom feed updated: %s", feed)
             return queued
@@ -88,7 +101,19 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
             )
             return asdict(report)
 
-        prepare() >> send()
+        @task
+        def send_channels() -> dict[str, Any]:
+            from dataclasses import asdict
+
+            from trialwatch.digest.channels import send_channel_messages
+
+            targets = airflow_glue.channel_targets(load_watchlists().get(watchlist.name).channels)
+            report = send_channel_messages(airflow_glue.store(), targets, watchlist=watchlist.name)
+            return asdict(report)
+
+        prepared = prepare()
+        prepared >> send()
+        prepared >> send_channels()
     return digest_dag
 
 

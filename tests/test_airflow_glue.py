@@ -89,3 +89,45 @@ def test_missing_smtp_connection_says_how_to_set_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     with pytest.raises(LookupError, match="AIRFLOW_CONN_SMTP_DEFAULT"):
         airflow_glue.smtp_settings()
+
+
+def _connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "http", **fields}))
+
+
+def test_channel_targets_from_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    _connection(monkeypatch, "partner_hook", host="https://partner.example/hooks/tw", password="k3y")
+    _connection(monkeypatch, "slack_token", host="hooks.slack.com/services", password="T0/B0/XXXX")
+    _connection(monkeypatch, "slack_url", password="https://hooks.slack.com/services/T1/B1/YYYY")
+    _connection(monkeypatch, "teams_onc", host="https://example.webhook.office.com/webhookb2/abc")
+    webhook = airflow_glue.channel_target("webhook", "partner_hook")
+    assert (webhook.kind, webhook.url, webhook.secret) == (
+        "webhook",
+        "https://partner.example/hooks/tw",
+        "k3y",
+    )
+    assert (
+        airflow_glue.channel_target("slack", "slack_token").url
+        == "https://hooks.slack.com/services/T0/B0/XXXX"
+    )
+    assert (
+        airflow_glue.channel_target("slack", "slack_url").url == "https://hooks.slack.com/services/T1/B1/YYYY"
+    )
+    teams = airflow_glue.channel_target("teams", "teams_onc")
+    assert (teams.url, teams.secret) == ("https://example.webhook.office.com/webhookb2/abc", None)
+
+
+def test_missing_or_unsigned_channel_connections_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trialwatch.watchlists import Channel
+
+    monkeypatch.delenv("AIRFLOW_CONN_NOT_THERE", raising=False)
+    with pytest.raises(LookupError, match="no Airflow connection 'not_there' for the slack channel"):
+        airflow_glue.channel_target("slack", "not_there")
+    _connection(monkeypatch, "unsigned", host="https://partner.example/hook")
+    with pytest.raises(ValueError, match="needs a secret"):
+        airflow_glue.channel_target("webhook", "unsigned")
+    _connection(monkeypatch, "teams_ok", host="https://example.webhook.office.com/x")
+    targets = airflow_glue.channel_targets(
+        [Channel("webhook", "unsigned"), Channel("slack", "not_there"), Channel("teams", "teams_ok")]
+    )
+    assert list(targets) == ["teams:teams_ok"]

@@ -5,6 +5,9 @@ Connections (all optional; defaults work out of the box), each winning over its 
   ``use_history`` (read the registry's version history, default true).
 - ``trialwatch_store``: the store (a postgres or sqlite connection, or any with a SQLAlchemy URI).
 - ``smtp_default`` (smtp): where digests are sent, as Airflow's SMTP provider reads it.
+- one per watchlist channel (``channels:`` in the watchlist): the webhook, Slack or Teams URL in
+  ``host`` (or the Slack provider's layout: endpoint in ``host``, token in ``password``); a generic
+  webhook's HMAC secret in ``password``. Messages link to Trial Watch under ``[api] base_url``.
 
 The DAG tasks and the Trial Watch UI (in the api-server) both call ``settings()``, so they resolve
 the same store. Every setting: docs/configuration.md.
@@ -89,6 +92,55 @@ def smtp_settings(config: Settings | None = None) -> SmtpSettings:
             '"password": ..., "extra": {"from_email": "trialwatch@example.org"}}\')'
         )
     return smtp
+
+
+def _url(host: str, schema: str | None, port: int | None) -> str:
+    if "://" in host:
+        return host
+    return f"{schema or 'https'}://{host}" + (f":{port}" if port else "")
+
+
+def channel_target(kind: str, conn_id: str):  # type: ignore[no-untyped-def]
+    """Where a watchlist channel posts, from its connection; LookupError if the connection is missing."""
+    from trialwatch.digest.channels import ChannelTarget
+
+    conn = _connection(conn_id)
+    if conn is None:
+        raise LookupError(
+            f"no Airflow connection {conn_id!r} for the {kind} channel: set AIRFLOW_CONN_{conn_id.upper()} "
+            '(e.g. \'{"conn_type": "http", "host": "https://hooks.example.org/...", "password": "..."}\')'
+        )
+    host, password = (conn.host or "").strip(), conn.password or None
+    if kind == "webhook":
+        return ChannelTarget(kind, _url(host, conn.schema, conn.port), password)
+    # Slack's provider keeps the whole URL in the password, or the endpoint in host and the token there.
+    if password and password.startswith(("https://", "http://")):
+        return ChannelTarget(kind, password)
+    if host and password:
+        return ChannelTarget(
+            kind, _url(host, conn.schema, conn.port).rstrip("/") + "/" + password.lstrip("/")
+        )
+    return ChannelTarget(kind, _url(host, conn.schema, conn.port))
+
+
+def channel_targets(channels) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """``kind:connection`` -> ChannelTarget for a watchlist's channels; a missing one is logged and left out
+    (its messages stay queued and are reported until the connection exists)."""
+    targets = {}
+    for channel in channels:
+        try:
+            targets[channel.ref] = channel_target(channel.kind, channel.connection)
+        except (LookupError, ValueError) as exc:
+            log.error("%s", exc)
+    return targets
+
+
+def trial_watch_url() -> str | None:
+    """Absolute URL of Trial Watch (``[api] base_url`` + ``/trialwatch``), or None when Airflow has none."""
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}/trialwatch" if base.startswith(("https://", "http://")) else None
 
 
 # The Asset the sync updates after it recorded changes; digest DAGs are scheduled on it.

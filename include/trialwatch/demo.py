@@ -2,7 +2,9 @@
 
 It starts the replay registry (day 1) and a local mail sink, runs the sync DAG and the digest DAGs
 with `airflow dags test`, switches the registry to day 2 (new versions of the two seed trials) and
-runs them again. The day-2 digest lands in the mail sink's folder as .eml files.
+runs them again. The day-2 digest lands in the mail sink's folder as .eml files, and its webhook,
+Slack and Teams messages (from copies of the watchlists with ``channels`` added) in a local webhook
+sink's folder as .json files.
 """
 
 from __future__ import annotations
@@ -19,9 +21,33 @@ from pathlib import Path
 from trialwatch import settings
 
 REPO = settings.PACKAGE_DIR.parent.parent
+# The demo's channels: one connection each, all pointing at the local webhook sink.
+DEMO_CHANNELS = {"webhook": "demo_webhook", "slack": "demo_slack", "teams": "demo_teams"}
+DEMO_WEBHOOK_SECRET = "demo-signing-secret"
 
 
-def _airflow_env(workdir: Path, api_url: str, smtp_port: int) -> dict[str, str]:
+def _demo_watchlists(workdir: Path) -> Path:
+    """Copies of the project's watchlists, each with the demo's channels added."""
+    folder = workdir / "watchlists"
+    folder.mkdir(parents=True, exist_ok=True)
+    channels = "".join(f"  - {kind}: {conn_id}\n" for kind, conn_id in DEMO_CHANNELS.items())
+    for path in sorted(settings.watchlist_dir().glob("*.yaml")):
+        (folder / path.name).write_text(path.read_text().rstrip("\n") + "\nchannels:\n" + channels)
+    return folder
+
+
+def _channel_connections(hook_url: str) -> dict[str, str]:
+    paths = {"webhook": "/hooks/partner", "slack": "/services/T0/B0/demo", "teams": "/webhookb2/demo"}
+    env = {}
+    for kind, conn_id in DEMO_CHANNELS.items():
+        fields: dict[str, object] = {"conn_type": "http", "host": hook_url + paths[kind]}
+        if kind == "webhook":
+            fields["password"] = DEMO_WEBHOOK_SECRET
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(fields)
+    return env
+
+
+def _airflow_env(workdir: Path, api_url: str, smtp_port: int, hook_url: str | None = None) -> dict[str, str]:
     env = settings.environment_for_subprocess()
     env.update(
         {
@@ -47,6 +73,9 @@ def _airflow_env(workdir: Path, api_url: str, smtp_port: int) -> dict[str, str]:
             "TRIALWATCH_STORE_URL": f"sqlite:///{workdir / 'trialwatch.db'}",
         }
     )
+    if hook_url is not None:
+        env["TRIALWATCH_WATCHLISTS"] = str(_demo_watchlists(workdir))
+        env.update(_channel_connections(hook_url))
     return env
 
 
@@ -89,16 +118,19 @@ def describe_mail(path: Path) -> list[str]:
 def run_demo(workdir: Path) -> list[Path]:
     from trialwatch.mailsink import MailSink
     from trialwatch.replay.server import serve
+    from trialwatch.webhooksink import WebhookSink
 
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     log_file = workdir / "airflow.log"
-    with serve(day=1) as registry, MailSink(workdir / "mail") as sink:
+    hooks = WebhookSink(workdir / "webhooks", secret=DEMO_WEBHOOK_SECRET)
+    with serve(day=1) as registry, MailSink(workdir / "mail") as sink, hooks:
         print(f"replay registry: {registry.base_url} (day 1)")
         print(f"mail sink: smtp://{sink.host}:{sink.port} -> {sink.folder}")
+        print(f"webhook sink (webhook, Slack, Teams): {hooks.url} -> {hooks.folder}")
         print(f"store: {workdir / 'trialwatch.db'}; Airflow logs: {log_file}")
-        env = _airflow_env(workdir, registry.base_url, sink.port)
+        env = _airflow_env(workdir, registry.base_url, sink.port, hooks.url)
         _airflow(["db", "migrate"], env, log_file, "preparing Airflow's metadata database")
         digests = _dag_ids()
         for day in (1, 2):
@@ -109,4 +141,5 @@ def run_demo(workdir: Path) -> list[Path]:
             for dag_id in digests:
                 _airflow(["dags", "test", dag_id], env, log_file, f"digest DAG {dag_id}")
             print(f"  {len(sink.saved) - before} digest email(s) sent on day {day}")
+            print(f"  {len(hooks.saved)} channel message(s) received so far")
         return sink.saved

@@ -55,7 +55,12 @@ KEYS: tuple[str, ...] = (
     "categories",
     "thresholds",
     "combine",
+    "channels",
 )
+# Where a digest can go besides email; each channel names an Airflow connection, never a URL or secret.
+CHANNEL_KINDS: tuple[str, ...] = ("webhook", "slack", "teams")
+# Airflow's own rule for connection ids (letters, digits, '_', '.', '-'; at most 250 characters).
+CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 # ClinicalTrials.gov API v2 /studies parameters a query may set (paging and field selection are the client's).
 QUERY_PARAMS: tuple[str, ...] = (
     "query.cond",
@@ -88,6 +93,19 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A non-email destination: its kind and the Airflow connection that holds its URL (and secret)."""
+
+    kind: str
+    connection: str
+
+    @property
+    def ref(self) -> str:
+        """``kind:connection``: how the outbox names this destination (its "recipient")."""
+        return f"{self.kind}:{self.connection}"
+
+
+@dataclass(frozen=True)
 class Watchlist:
     """A validated watchlist file. ``name`` is the file stem and names its digest DAG."""
 
@@ -104,6 +122,7 @@ class Watchlist:
     categories: tuple[str, ...] = ()
     thresholds: dict[str, Any] = field(default_factory=dict, hash=False)
     combine: bool = True
+    channels: tuple[Channel, ...] = ()
     # Problems that did not stop the file from loading (duplicates removed, no recipients).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -479,6 +498,49 @@ class _Checker:
             return {}
         return dict(raw)
 
+    def channels(self, data: dict[str, Any]) -> tuple[Channel, ...]:
+        raw = data.get("channels")
+        if raw is None:
+            return ()
+        example = "a list like [{slack: slack_trial_office}, {webhook: partner_webhook}]"
+        if not isinstance(raw, list):
+            self.problem(f"{self.src.at('channels')} must be {example}, got {_type_name(raw)}")
+            return ()
+        chosen: list[Channel] = []
+        for index, item in enumerate(raw):
+            where = self.src.at("channels", index)
+            if not isinstance(item, dict) or len(item) != 1:
+                shown = f"{len(item)} keys" if isinstance(item, dict) else _type_name(item)
+                self.problem(
+                    f"{where} must be one 'kind: connection id' pair (kinds: {', '.join(CHANNEL_KINDS)}), "
+                    f"got {shown}"
+                )
+                continue
+            [(kind, connection)] = item.items()
+            kind = str(kind).strip().lower()
+            if kind not in CHANNEL_KINDS:
+                self.problem(
+                    f"{where}: unknown channel kind {str(kind)!r}{_did_you_mean(kind, CHANNEL_KINDS)}; "
+                    f"allowed: {', '.join(CHANNEL_KINDS)}"
+                )
+                continue
+            if not isinstance(connection, str) or not CONN_ID_RE.fullmatch(connection.strip()):
+                shown = repr(connection) if isinstance(connection, str) else _type_name(connection)
+                if isinstance(connection, str) and ("://" in connection or "/" in connection):
+                    hint = (
+                        "put the URL (and any secret) in an Airflow connection and name that connection here"
+                    )
+                else:
+                    hint = "expected an Airflow connection id (letters, digits, '_', '.', '-')"
+                self.problem(f"{where}: {kind} {shown} is not a connection id; {hint}")
+                continue
+            channel = Channel(kind, connection.strip())
+            if channel in chosen:
+                self.warn(f"channel {channel.ref} is listed more than once; delivered once")
+                continue
+            chosen.append(channel)
+        return tuple(chosen)
+
     def combine(self, data: dict[str, Any]) -> bool:
         value = data.get("combine", True)
         if not isinstance(value, bool):
@@ -610,6 +672,7 @@ def load_watchlist(path: Path) -> Watchlist:
         categories=check.categories(data),
         thresholds=check.thresholds(data),
         combine=check.combine(data),
+        channels=check.channels(data),
         warnings=tuple(check.warnings),
     )
     if data.get("trials") in (None, [], "") and data.get("queries") in (None, []):
@@ -680,6 +743,8 @@ def describe(watchlist: Watchlist) -> list[str]:
         f"immediate at {immediate}; combine {'yes' if watchlist.combine else 'no'}"
     )
     lines.append(f"  categories: {', '.join(watchlist.categories) or 'all'}")
+    if watchlist.channels:
+        lines.append(f"  channels:   {', '.join(channel.ref for channel in watchlist.channels)}")
     if watchlist.thresholds:
         lines.append(f"  thresholds: {', '.join(f'{k}={v}' for k, v in watchlist.thresholds.items())}")
     lines.extend(f"  warning:    {warning}" for warning in watchlist.warnings)

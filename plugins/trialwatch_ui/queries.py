@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -101,6 +102,13 @@ def digests(session: Session, page: PageRequest, *, watchlist: str | None = None
 def message_parts(raw: bytes | str) -> dict[str, Any]:
     """Headers, plain-text part and HTML part of an RFC 5322 message (absent parts are None)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if data.startswith(b"{"):
+        # A webhook, Slack or Teams message (outbox channel rows hold JSON): shown as indented JSON.
+        return {
+            "headers": {},
+            "text": json.dumps(json.loads(data), indent=2, ensure_ascii=False),
+            "html": None,
+        }
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     parts: dict[str, Any] = {
         "headers": {

@@ -51,4 +51,4 @@ def test_sync_dag_shape_and_trigger_form(dagbag) -> None:  # type: ignore[no-unt
 def test_digest_dags_follow_the_changes_asset(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags["trialwatch_digest_nk_cell_leukemia"]
     assert "trialwatch_changes" in repr(dag.timetable.asset_condition)
-    assert dag.get_task("prepare").downstream_task_ids == {"send"}
+    assert dag.get_task("prepare").downstream_task_ids == {"send", "send_channels"}

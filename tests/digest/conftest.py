@@ -41,6 +41,7 @@ class Watchlist:
     combine: bool = True
     path: Path = Path("watchlist.yaml")
     queries: tuple[Any, ...] = ()
+    channels: tuple[Any, ...] = ()
 
 
 def record(nct_id: str) -> dict[str, Any]:

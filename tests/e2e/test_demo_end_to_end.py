@@ -81,3 +81,28 @@ def test_digest_dag_refreshes_the_watchlist_feed(demo_mail, demo_dir: Path) -> N
     entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
     text = ET.tostring(feed, encoding="unicode")
     assert entries and "NCT02185781" in text and "NCT04327037" in text
+
+
+def test_channel_messages_reach_the_webhook_sink_once_each_and_verify(demo_mail, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from collections import Counter
+
+    folder = demo_dir / "webhooks"
+    bodies = sorted(p for p in folder.glob("*.json") if not p.name.endswith(".headers.json"))
+    metas = [json.loads(p.with_suffix(".headers.json").read_text()) for p in bodies]
+    per_path = Counter(m["path"] for m in metas)
+    # Every watchlist copy lists the three channels, so each channel got the same number of messages.
+    assert set(per_path) == {"/hooks/partner", "/services/T0/B0/demo", "/webhookb2/demo"}
+    assert len(set(per_path.values())) == 1
+    deliveries = [m["headers"]["X-Trialwatch-Delivery"] for m in metas]
+    assert len(deliveries) == len(set(deliveries)), "a message was posted twice"
+    webhooks = [(p, m) for p, m in zip(bodies, metas, strict=True) if m["path"] == "/hooks/partner"]
+    assert all(m["signature_ok"] is True for _, m in webhooks)
+    payloads = [json.loads(p.read_bytes()) for p, _ in webhooks]
+    nk = [p for p in payloads if p["watchlist"]["name"] == "nk_cell_leukemia"]
+    assert len(nk) == 1
+    assert {"NCT02185781", "NCT04327037"} <= {e["nct_id"] for e in nk[0]["events"]}
+    slack = [
+        json.loads(p.read_bytes()) for p, m in zip(bodies, metas, strict=True) if "/services/" in m["path"]
+    ]
+    assert any(b["blocks"][0]["text"]["text"] == "NK-cell therapy in acute leukemia" for b in slack)

@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
     import time
 
     from trialwatch.demo import describe_mail, run_demo
@@ -47,5 +48,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"The digests went to the local mail sink, saved in {workdir / 'mail'}:")
     for path in saved:
         print("\n".join(describe_mail(path)))
+    hooks = sorted((workdir / "webhooks").glob("*.json"))
+    bodies = [p for p in hooks if not p.name.endswith(".headers.json")]
+    print(f"\nWebhook, Slack and Teams messages, saved in {workdir / 'webhooks'}:")
+    for path in bodies:
+        meta = json.loads(path.with_suffix(".headers.json").read_text())
+        signed = {True: "signature verified", False: "SIGNATURE MISMATCH"}.get(
+            meta.get("signature_ok"), "unsigned"
+        )
+        print(f"  {path} ({meta['path']}, {path.stat().st_size} bytes, {signed})")
     print(f"\nThe demo's store is in {workdir}; to look at it: TRIALWATCH_HOME={args.workdir} trialwatch ...")
     return 0

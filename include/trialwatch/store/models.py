@@ -212,6 +212,9 @@ class DigestOutbox(Base):
     watchlist: Mapped[str] = mapped_column(String(100))
     period_key: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(320))
+    # "email" (recipient is an address, message RFC 5322), or "webhook" | "slack" | "teams" (recipient is
+    # "kind:connection id", message the JSON body to post).
+    channel: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
     # Derived from (watchlist, period_key, recipient): a re-sent copy carries the same id.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str] = mapped_column(Text)

@@ -7,6 +7,7 @@ Services get ids and plain dataclasses back, never ORM rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from trialwatch.store.models import DigestOutbox
 
 GROUP_SEPARATOR = "+"
+EMAIL = "email"
 KEY_MAX_CHARS = 100  # DigestOutbox.watchlist is String(100)
 
 
@@ -146,10 +148,25 @@ class GivenUp:
 
 
 def sendable(
-    session: Session, *, watchlist: str | None, max_attempts: int, now: datetime
+    session: Session,
+    *,
+    watchlist: str | None,
+    max_attempts: int,
+    now: datetime,
+    channel: str | Sequence[str] = EMAIL,
 ) -> tuple[list[int], list[GivenUp]]:
-    """Ids of rows to send now (queued, failed under ``max_attempts``, or an expired claim) and rows given up on."""
-    rows = list(session.scalars(select(DigestOutbox).where(_takeable(now)).order_by(DigestOutbox.id)))
+    """Ids of rows to send now (queued, failed under ``max_attempts``, or an expired claim) and rows given up on.
+
+    Only rows of ``channel`` (one kind or several): the email sender never sees a webhook's JSON.
+    """
+    channels = [channel] if isinstance(channel, str) else list(channel)
+    rows = list(
+        session.scalars(
+            select(DigestOutbox)
+            .where(_takeable(now), DigestOutbox.channel.in_(channels))
+            .order_by(DigestOutbox.id)
+        )
+    )
     if watchlist is not None:
         rows = [row for row in rows if watchlist in members(row.watchlist)]
     ready = [row.id for row in rows if row.attempts < max_attempts]
@@ -209,3 +226,74 @@ def mark_failed(session: Session, row_id: int, error: str, *, count_attempt: boo
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Channels other than email (webhook, Slack, Teams): one row per (watchlist, period, "kind:connection"),
+# holding the JSON body, so a retry posts the same bytes and the cursor works as for a recipient.
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A rendered channel message to queue under (key, period_key, target)."""
+
+    key: str
+    period_key: str
+    channel: str  # webhook | slack | teams
+    target: str  # "kind:connection id"
+    delivery_id: str
+    subject: str
+    body: str  # the JSON to post, exactly
+    first_event_id: int | None
+    last_event_id: int
+    event_count: int
+
+
+def queue_delivery(session: Session, delivery: NewDelivery, now: datetime) -> int:
+    """Queue the message; returns its id, or that of the row another run queued under the same key first."""
+    row = DigestOutbox(
+        watchlist=delivery.key,
+        period_key=delivery.period_key,
+        recipient=delivery.target,
+        channel=delivery.channel,
+        message_id=delivery.delivery_id,
+        subject=delivery.subject,
+        status="queued",
+        attempts=0,
+        first_event_id=delivery.first_event_id,
+        last_event_id=delivery.last_event_id,
+        event_count=delivery.event_count,
+        message=delivery.body,
+        created_at=now,
+    )
+    return insert_once(session, row).id
+
+
+def mark_rejected(session: Session, row_id: int, error: str) -> None:
+    """The receiver refused the message for good (e.g. 404, 410): kept with the error, never taken again."""
+    session.execute(
+        update(DigestOutbox)
+        .where(DigestOutbox.id == row_id)
+        .values(status="rejected", last_error=error[:2000], claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def rejected(session: Session, *, watchlist: str | None, channels: Sequence[str]) -> list[GivenUp]:
+    """Channel rows refused for good, reported on every run until a later message to the same channel
+    is delivered (the channel was fixed)."""
+    rows = list(
+        session.scalars(
+            select(DigestOutbox)
+            .where(DigestOutbox.status.in_(("rejected", "sent")), DigestOutbox.channel.in_(list(channels)))
+            .order_by(DigestOutbox.id)
+        )
+    )
+    last_sent = {row.recipient: row.id for row in rows if row.status == "sent"}
+    return [
+        GivenUp(row.id, row.recipient, row.attempts, row.last_error)
+        for row in rows
+        if row.status == "rejected"
+        and last_sent.get(row.recipient, 0) < row.id
+        and (watchlist is None or watchlist in members(row.watchlist))
+    ]
