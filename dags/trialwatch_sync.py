@@ -14,7 +14,8 @@ ids and split them into batches) → `fetch_batch` (one mapped task per batch: f
 hashes, diff changed records version by version) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
-`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file).
+`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
+`trialwatch_sync_batch_size` (trials per `fetch_batch` task; default 100).
 Each trial's history is in the **Trial Watch** page of this Airflow UI.
 """
 
@@ -91,6 +92,7 @@ def trialwatch_sync() -> None:
             airflow_glue.ctgov_client(),
             loaded.watchlists,
             only_ids=params["nct_ids"],
+            batch_size=airflow_glue.sync_batch_size(),
             watchlist_errors=loaded.errors,
         )
         return sync_plan.mapped_batches()

@@ -6,6 +6,8 @@ Connections (all optional; defaults work out of the box):
 - ``trialwatch_store``: the store's SQLAlchemy URL (e.g. a postgres connection); else
   TRIALWATCH_STORE_URL; else a SQLite file in TRIALWATCH_HOME.
 - ``smtp_default`` (smtp): where digests are sent, as Airflow's SMTP provider reads it.
+
+Variable (optional): ``trialwatch_sync_batch_size``, trials per mapped fetch task (default 100).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 CTGOV_CONN_ID = "ctgov_api"
 STORE_CONN_ID = "trialwatch_store"
 SMTP_CONN_ID = "smtp_default"
+BATCH_SIZE_VARIABLE = "trialwatch_sync_batch_size"
 # Mapped fetch tasks that may run at once; each client waits this many times the polite interval,
 # so all of them together stay at about one request per second.
 FETCH_CONCURRENCY = 2
@@ -64,6 +67,29 @@ def ctgov_client():  # type: ignore[no-untyped-def]
     base_url = _api_base_url(conn)
     log.info("registry: %s (%.1f s between requests per task)", base_url, interval * FETCH_CONCURRENCY)
     return CtgovClient(base_url, min_interval=interval * FETCH_CONCURRENCY)
+
+
+def sync_batch_size() -> int:
+    """Trials per mapped fetch task: the ``trialwatch_sync_batch_size`` Variable, else the pipeline's default.
+
+    Smaller batches spread a sync over more workers; larger ones mean fewer task starts.
+    """
+    from airflow.sdk import Variable
+
+    from trialwatch.pipeline import DEFAULT_BATCH_SIZE
+
+    raw = Variable.get(BATCH_SIZE_VARIABLE, default=None)
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_BATCH_SIZE
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"Airflow variable {BATCH_SIZE_VARIABLE}: {raw!r} is not a whole number of at least 1"
+        )
+    return value
 
 
 def use_history() -> bool:
