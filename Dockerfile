@@ -8,9 +8,9 @@ ARG PYTHON_VERSION=3.11
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 ARG AIRFLOW_VERSION
 
-# The official image ships the FAB auth manager, whose provider requires SQLAlchemy < 2.1; this
-# project pins SQLAlchemy 2.1.9 and logs in through Airflow's SimpleAuthManager instead, so FAB is
-# removed rather than left installed with a broken dependency.
+# The official image ships the FAB auth manager, which does not install with this project's
+# constraints (flask-appbuilder needs python-dateutil < 3; see docs/deployment.md, "Login"). Logins
+# go through Airflow's SimpleAuthManager instead, so FAB is removed rather than left broken.
 RUN pip uninstall --yes apache-airflow-providers-fab
 
 # Naming apache-airflow again keeps every requirement from moving Airflow off the image's version.

@@ -25,7 +25,8 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 demo: setup
 	$(BIN)/trialwatch demo
 
-## Run every test (PostgreSQL tests against TEST_PG_URL, browser tests in Debian's Chromium).
+## Run every test (PostgreSQL tests against TEST_PG_URL, browser tests in Debian's Chromium, the
+## CeleryExecutor test against Redis on 127.0.0.1:6379, database 13: about 2 minutes of the run).
 test: setup browser
 	TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
 

@@ -22,8 +22,9 @@ ids and split them into batches) → `fetch_batch` (one mapped task per batch: f
 hashes, diff changed records version by version) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
-`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); every
-setting is in `docs/configuration.md`.
+`trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
+`trialwatch_sync_batch_size` (trials per `fetch_batch` task; default 100); every setting is in
+`docs/configuration.md`.
 Each trial's history is in the **Trial Watch** page of this Airflow UI.
 """
 
@@ -120,6 +121,7 @@ def trialwatch_sync() -> None:
                 loaded.watchlists,
                 only_ids=params["nct_ids"] if decision["mode"] == "ids" else (),
                 new_only=decision["mode"] == "new",
+                batch_size=airflow_glue.sync_batch_size(),
                 watchlist_errors=loaded.errors,
             )
         except SyncBusy as exc:

@@ -11,6 +11,8 @@ Connections (all optional; defaults work out of the box), each winning over its 
 
 The DAG tasks and the Trial Watch UI (in the api-server) both call ``settings()``, so they resolve
 the same store. Every setting: docs/configuration.md.
+
+Variable (optional): ``trialwatch_sync_batch_size``, trials per mapped fetch task (default 100).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BATCH_SIZE_VARIABLE = "trialwatch_sync_batch_size"
 # Mapped fetch tasks that may run at once; each client waits this many times the polite interval,
 # so all of them together stay at about one request per second.
 FETCH_CONCURRENCY = 2
@@ -72,6 +75,29 @@ def ctgov_client(config: Settings | None = None) -> CtgovClient:
     interval = config.min_interval * FETCH_CONCURRENCY
     log.info("registry: %s (%.1f s between requests per task)", config.api_url, interval)
     return CtgovClient(config.api_url, min_interval=interval)
+
+
+def sync_batch_size() -> int:
+    """Trials per mapped fetch task: the ``trialwatch_sync_batch_size`` Variable, else the pipeline's default.
+
+    Smaller batches spread a sync over more workers; larger ones mean fewer task starts.
+    """
+    from airflow.sdk import Variable
+
+    from trialwatch.pipeline import DEFAULT_BATCH_SIZE
+
+    raw = Variable.get(BATCH_SIZE_VARIABLE, default=None)
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_BATCH_SIZE
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"Airflow variable {BATCH_SIZE_VARIABLE}: {raw!r} is not a whole number of at least 1"
+        )
+    return value
 
 
 def store(config: Settings | None = None, *, readonly: bool = False) -> Store:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ AIRFLOW_SERVICES = (
     "airflow-worker",
     "airflow-triggerer",
 )
+# Bind mounts the stack writes to; the user creates them (docs/deployment.md), git keeps them out.
+WRITTEN_BY_THE_STACK = {"./logs", "./config"}
 # The values a user puts in .env; the rest keep the defaults written in docker-compose.yaml.
 SECRETS = {"AIRFLOW_JWT_SECRET": "jwt-secret-for-tests", "AIRFLOW_API_SECRET_KEY": "api-secret-for-tests"}
 OFFLINE = {**SECRETS, "CTGOV_API_URL": "http://replay:8765/api/v2", "CTGOV_MIN_INTERVAL": "0"}
@@ -217,7 +220,9 @@ class TestServices:
     def test_images(self, services: dict[str, Any]) -> None:
         assert services["postgres"]["image"] == "postgres:16"
         assert services["redis"]["image"] == "redis:7.2-bookworm"
-        assert services["mailpit"]["image"].split(":")[0] == "axllent/mailpit"
+        name, _, tag = services["mailpit"]["image"].partition(":")
+        assert name == "axllent/mailpit"
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "Mailpit is pinned to a release"
         for name in (*AIRFLOW_SERVICES, "airflow-init", "replay"):
             assert services[name]["build"] == "."
             assert services[name]["image"] == "trialwatch-airflow:3.3.2"
@@ -274,17 +279,58 @@ class TestServices:
         for service in services.values():
             for volume in service.get("volumes", []):
                 source = volume.split(":")[0]
+                if source in WRITTEN_BY_THE_STACK:
+                    continue
                 if source.startswith("."):
                     assert (REPO / source).exists(), source
                     mounted.add(source)
         assert {"./dags", "./plugins", "./include", "./deploy"} <= mounted
+
+    def test_logs_and_config_are_bind_mounts_as_in_the_official_file(self, services: dict[str, Any]) -> None:
+        for name in (*AIRFLOW_SERVICES, "airflow-init", "airflow-cli", "flower"):
+            volumes = services[name]["volumes"]
+            assert "./logs:/opt/airflow/logs" in volumes, name
+            assert "./config:/opt/airflow/config" in volumes, name
+            assert services[name]["environment"]["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg"
+        passwords = services["airflow-apiserver"]["environment"][
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+        ]
+        assert passwords.startswith("/opt/airflow/config/"), "kept where AIRFLOW_UID can write"
+        # The setup step that creates them (owned by the user) is in the file's header and the guide.
+        assert "mkdir -p logs config" in COMPOSE.read_text()
+        assert "mkdir -p logs config" in (REPO / "docs" / "deployment.md").read_text()
 
     def test_ports(self, services: dict[str, Any]) -> None:
         # UIs are published on loopback unless UI_BIND says otherwise.
         assert services["airflow-apiserver"]["ports"] == ["127.0.0.1:8080:8080"]
         assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
         assert 1025 in services["mailpit"]["expose"]
-        assert "127.0.0.1:8765:8765" in services["replay"]["ports"]
+        assert services["replay"]["ports"] == ["127.0.0.1:8765:8765"]
+        assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+        for name, service in services.items():
+            for port in service.get("ports", []):
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+    def test_no_service_runs_as_root(self, services: dict[str, Any]) -> None:
+        for name, service in services.items():
+            if name in ("postgres", "redis", "mailpit"):
+                continue  # their images choose their own users
+            assert service["user"] == "50000:0", name
+
+    def test_services_that_send_mail_wait_for_a_healthy_mailpit(self, services: dict[str, Any]) -> None:
+        assert services["mailpit"]["healthcheck"]["test"]
+        for name, service in services.items():
+            if "mailpit" in service.get("depends_on", {}):
+                assert service["depends_on"]["mailpit"]["condition"] == "service_healthy", name
+        assert "mailpit" in services["airflow-worker"]["depends_on"]
+
+    def test_flower_is_a_profile_of_its_own(self, services: dict[str, Any]) -> None:
+        assert services["flower"]["profiles"] == ["flower"]
+        assert services["flower"]["command"] == "celery flower"
+
+    def test_airflow_cli_does_not_wait_for_the_database(self, services: dict[str, Any]) -> None:
+        assert services["airflow-cli"]["profiles"] == ["debug"]
+        assert services["airflow-cli"]["environment"]["CONNECTION_CHECK_MAX_COUNT"] == "0"
 
 
 class TestAirflowSettings:
@@ -322,8 +368,6 @@ class TestAirflowSettings:
         for key in services["airflow-apiserver"]["environment"]:
             if match := re.fullmatch(r"AIRFLOW__([A-Z_]+?)__([A-Z_]+)", key):
                 section, option = match.group(1).lower(), match.group(2).lower()
-                if section == "celery":  # described by the Celery provider, which only the image installs
-                    continue
                 assert option in described.get(section, {}).get("options", {}), key
 
     def test_auth_manager_and_health_endpoint_exist(self, services: dict[str, Any]) -> None:
@@ -438,6 +482,36 @@ class TestImage:
         assert result.returncode == 0, result.stderr
         assert services["airflow-init"]["command"] == ["/opt/airflow/deploy/airflow-init.sh"]
         assert "./deploy:/opt/airflow/deploy:ro" in services["airflow-init"]["volumes"]
-        assert services["airflow-init"]["user"] == "0:0"
-        for command in ("airflow db migrate", "trialwatch db upgrade"):
-            assert command in script.read_text()
+        assert services["airflow-init"]["user"] == "50000:0"
+        # The image's entrypoint migrates the metadata database when asked to, as in the official file.
+        assert "\n/entrypoint airflow version\n" in script.read_text()
+        assert services["airflow-init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+        assert "trialwatch db upgrade" in script.read_text()
+        assert "chown" not in script.read_text().replace("sudo chown", ""), "nothing to hand over: not root"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="needs the docker-compose client")
+def test_docker_compose_accepts_the_file_with_env_example_filled_in(tmp_path: Path) -> None:
+    """The Compose client's own reading of the file (no engine needed): `docker-compose config`."""
+    env_file = tmp_path / ".env"
+    filled = re.sub(
+        r"^(AIRFLOW_JWT_SECRET|AIRFLOW_API_SECRET_KEY)=$",
+        lambda m: f"{m.group(1)}={SECRETS[m.group(1)]}",
+        (REPO / ".env.example").read_text(),
+        flags=re.MULTILINE,
+    )
+    env_file.write_text(filled)
+    for profiles in ([], ["--profile", "flower"], ["--profile", "debug"], ["--profile", "offline"]):
+        result = subprocess.run(
+            ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), *profiles, "config"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        resolved = yaml.safe_load(result.stdout)
+        (port,) = resolved["services"]["mailpit"]["ports"]
+        # docker-compose v1 writes "127.0.0.1:8025:8025/tcp"; v2 a mapping with host_ip.
+        host_ip = port["host_ip"] if isinstance(port, dict) else port.split(":")[0]
+        assert host_ip == "127.0.0.1", profiles
