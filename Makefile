@@ -10,7 +10,7 @@ TEST_PG_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/postgres
 REGISTRY ?= live
 TRIALWATCH_HOME ?= $(CURDIR)/.trialwatch
 
-.PHONY: setup demo test test-clock up up-demo lint browser screenshots bench clean
+.PHONY: setup demo test test-clock up up-demo lint browser compose-client screenshots bench clean
 
 setup: $(STAMP)
 
@@ -27,11 +27,11 @@ demo: setup
 
 ## Run every test (PostgreSQL tests against TEST_PG_URL, browser tests in Debian's Chromium, the
 ## CeleryExecutor test against Redis on 127.0.0.1:6379, database 13: about 2 minutes of the run).
-test: setup browser
+test: setup browser compose-client
 	TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
 
 ## Every test again with the clock a year ahead, to prove none depends on today's date.
-test-clock: setup browser
+test-clock: setup browser compose-client
 	TRIALWATCH_TEST_CLOCK_SHIFT_DAYS=365 TRIALWATCH_TEST_PG_URL=$(TEST_PG_URL) $(BIN)/python -m pytest
 
 ## Airflow standalone with our DAGs and plugin on http://127.0.0.1:8080 (admin password printed at start);
@@ -47,6 +47,11 @@ up-demo: setup
 browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## Debian's docker-compose client: tests/deploy checks the stack with `docker-compose config` (no engine needed).
+compose-client:
+	@command -v docker-compose >/dev/null || { echo "installing Debian's docker-compose for tests/deploy"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 
 ## Regenerate the screenshots in docs/: the demo's day-2 digest as sent, and the Trial Watch pages.
 screenshots: setup browser
