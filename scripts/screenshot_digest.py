@@ -1,7 +1,9 @@
 """Screenshot the newest digest in the store, as it was sent, in headless Chromium (light and dark).
 
 Reads the store at TRIALWATCH_HOME (`make screenshots` points it at the demo's `.demo/` after
-running the demo if needed) and writes docs/digest.png and docs/digest-dark.png.
+running the demo if needed) and writes docs/digest.png and docs/digest-dark.png; then
+docs/digest-aggregated.png: the digest of a re-opened trial whose 221 sites changed status together
+(the corpus pair rebuilt from the real NCT02552212 record), one row with its first members.
 Run: TRIALWATCH_HOME=.demo .venv/bin/python scripts/screenshot_digest.py [--out-dir docs]
 """
 
@@ -10,14 +12,22 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from trialwatch import settings
+from trialwatch.diff import diff_studies
+from trialwatch.digest.render import fitted_digest
+from trialwatch.events import StoredEvent
+from trialwatch.records import TrialInfo
 from trialwatch.store import Store
 from trialwatch.store.models import DigestOutbox
 
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -31,7 +41,10 @@ def newest_sent_digest_html(store: Store) -> tuple[str, str]:
     """(subject, HTML part) of the newest digest the store has sent."""
     with store.session() as session:
         row = session.scalars(
-            select(DigestOutbox).where(DigestOutbox.status == "sent").order_by(DigestOutbox.sent_at.desc())
+            # Email only: webhook, Slack and Teams rows hold JSON, not a message.
+            select(DigestOutbox)
+            .where(DigestOutbox.status == "sent", DigestOutbox.channel == "email")
+            .order_by(DigestOutbox.sent_at.desc())
         ).first()
         if row is None:
             raise SystemExit(f"{store!r} has sent no digest yet: run `make demo` first")
@@ -42,9 +55,32 @@ def newest_sent_digest_html(store: Store) -> tuple[str, str]:
     return str(message["Subject"]), html.get_content()
 
 
+def aggregated_digest_html() -> str:
+    """A digest of the corpus's re-opening pair: 221 site status changes as one aggregated row."""
+    sys.path.insert(0, str(REPO))
+    from tests.corpus.pairs import PAIRS
+
+    old, new = next(pair for pair in PAIRS if pair.name == "reopen-221-sites").build()
+    events = diff_studies(old, new)
+    nct_id = events[0].nct_id
+    title = new["protocolSection"]["identificationModule"]["briefTitle"]
+    watchlist = SimpleNamespace(name="covid", title="COVID-19 treatment trials", description="")
+    _, html = fitted_digest(
+        heading="COVID-19 treatment trials",
+        sections=[(watchlist, [StoredEvent(event) for event in events])],
+        trials={
+            nct_id: TrialInfo(title=title, status=new["protocolSection"]["statusModule"]["overallStatus"])
+        },
+        health=None,
+        period_label="example",
+        generated_at=datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
+    )
+    return html
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -60,12 +96,20 @@ def main() -> int:
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
             )
             try:
-                for scheme, name in (("light", "digest.png"), ("dark", "digest-dark.png")):
+                example_file = Path(work_dir) / "digest-aggregated.html"
+                example_file.write_text(aggregated_digest_html(), encoding="utf-8")
+                for scheme, name, source in (
+                    ("light", "digest.png", page_file),
+                    ("dark", "digest-dark.png", page_file),
+                    ("light", "digest-aggregated.png", example_file),
+                ):
                     page = browser.new_page(viewport={"width": 680, "height": 900}, color_scheme=scheme)
-                    page.goto(page_file.as_uri())
+                    page.goto(source.as_uri())
                     page.screenshot(path=str(args.out_dir / name), full_page=True)
                     page.close()
-                    print(f"{args.out_dir / name} ({scheme}): {subject}")
+                    print(
+                        f"{args.out_dir / name} ({scheme}): {subject if source == page_file else 'example'}"
+                    )
             finally:
                 browser.close()
     return 0

@@ -1,8 +1,9 @@
-"""Screenshot Trial Watch inside the Airflow UI: docs/ui-overview.png, ui-trial.png and ui-dark.png.
+"""Screenshot Trial Watch inside the Airflow UI: docs/ui-overview.png, ui-trial.png, ui-aggregated.png, ui-dark.png.
 
 Fills a fresh store with replay days 1 and 2 through the real sync, starts ``airflow standalone`` on
 free loopback ports with it, logs in, opens Trial Watch from the navigation and photographs the
-overview and the seed trial's charts and timeline, in light mode and then the trial in dark mode.
+overview and the seed trial's charts and timeline, in light mode and then the trial in dark mode;
+in light mode also the trial's first aggregated event opened to its members.
 Everything it starts is stopped before it exits.
 
 Run: .venv/bin/python scripts/screenshot_ui.py [--out-dir docs] [--trial NCT02185781]
@@ -52,6 +53,13 @@ def main() -> int:
                     frame.locator("ol.timeline").wait_for()
                     written.append(args.out_dir / ("ui-trial.png" if scheme == "light" else "ui-dark.png"))
                     page.screenshot(path=str(written[-1]))
+                    aggregated = frame.locator("ol.timeline tr.aggregated").first
+                    if scheme == "light" and aggregated.count():
+                        # An aggregated event opened to its members, with its version around it.
+                        aggregated.locator("summary").click()
+                        written.append(args.out_dir / "ui-aggregated.png")
+                        version = frame.locator("li.version", has=frame.locator("tr.aggregated")).first
+                        version.screenshot(path=str(written[-1]))
                     context.close()
             finally:
                 browser.close()

@@ -149,6 +149,7 @@ def test_csv_attachment_has_one_row_per_event(seeded):
         "title",
         "category",
         "field",
+        "member",
         "old",
         "new",
         "old_label",

@@ -7,6 +7,7 @@ and drives Debian's Chromium through Playwright.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ from tests.ui.standalone import RunningAirflow, airflow_standalone, launch_chrom
 pytestmark = pytest.mark.browser
 
 SEED = "NCT02185781"
+REPLAY_STUDIES = (
+    Path(__file__).resolve().parents[2] / "include" / "trialwatch" / "replay" / "data" / "studies"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +84,28 @@ def test_trial_timeline_reached_from_the_airflow_navigation(airflow: RunningAirf
     assert trial_watch.get_by_role("link", name="Registry record ↗").get_attribute("href") == (
         f"https://clinicaltrials.gov/study/{SEED}"
     )
+
+
+def test_aggregated_event_opens_to_its_members(airflow: RunningAirflow, page) -> None:  # type: ignore[no-untyped-def]
+    # Registry version 1 of the seed trial lists its first six sites, all new: one "6 sites added" row.
+    first_sites = json.loads((REPLAY_STUDIES / SEED / "v1.json").read_text(encoding="utf-8"))
+    facilities = [
+        site["facility"] for site in first_sites["protocolSection"]["contactsLocationsModule"]["locations"]
+    ]
+    assert len(facilities) == 6
+    trial_watch = open_trial_watch(page, airflow)
+    trial_watch.get_by_role("link", name=SEED).first.click()
+    row = trial_watch.locator("ol.timeline tr.aggregated", has_text="6 sites added")
+    row.wait_for()
+    assert row.count() == 1
+    members = row.locator("details.members li")
+    assert members.count() == 6
+    assert not members.first.is_visible()  # closed until asked
+    row.locator("summary").click()
+    shown = [" ".join(text.split()) for text in members.all_inner_texts()]
+    assert all(members.nth(i).is_visible() for i in range(6))
+    for facility in facilities:
+        assert any(text.startswith(facility) for text in shown), (facility, shown)
 
 
 @pytest.mark.parametrize(

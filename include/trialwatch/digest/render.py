@@ -39,6 +39,9 @@ NCT_ID = re.compile(r"^NCT\d{8}$")
 MAX_VALUE_CHARS = 400
 MAX_DIFF_LINES = 60
 MAX_LISTED_ITEMS = 25
+# Members of an aggregated event named in the email: enough to recognise the change, never a flood
+# (every member is in the CSV attachment and in Trial Watch).
+MAX_MEMBERS_SHOWN = 10
 # Gmail clips an HTML part over 102 KB; a digest stays under this whatever the number of events.
 HTML_BUDGET_BYTES = 100_000
 # First try: this many of the most severe changes in full, this many summary rows for the rest.
@@ -61,6 +64,11 @@ class ChangeView:
     diff_lines: list[tuple[str, str]] = field(default_factory=list)
     # False when a line diff says it better than two squashed paragraphs.
     show_values: bool = True
+    # An aggregated event: how many elements, its "221 sites" lead, the first members and the rest.
+    count: int = 1
+    lead: str = ""
+    members: list[str] = field(default_factory=list)
+    more_members: int = 0
 
     @property
     def color(self) -> str:
@@ -325,11 +333,31 @@ def change_view(event: ChangeEvent) -> ChangeView:
         view.diff_lines = line_diff(old, new)
         view.show_values = not view.diff_lines
 
+    if event.count > 1 or event.members:
+        detail = _aggregated(view, event, detail)
+
     # A detail that only repeats old → new ("ESTIMATED → ACTUAL") adds nothing under the values.
     restates_values = detail.replace("→", "->") == f"{view.old} -> {view.new}"
     if detail and detail not in view.notes and not (view.show_values and restates_values):
         view.notes.insert(0, detail)
     return view
+
+
+def _aggregated(view: ChangeView, event: ChangeEvent, detail: str) -> str:
+    """One row for many elements: "221 sites: (none) → Recruiting" and the first members; the detail left."""
+    members = [" ".join(str(member).split()) for member in event.members]
+    view.count = max(event.count, len(members))
+    view.members = members[:MAX_MEMBERS_SHOWN]
+    view.more_members = view.count - len(view.members)
+    if detail.startswith(f"{event.count} "):
+        # The detail is the count with its noun; it leads the row instead of trailing it as a note.
+        view.lead, detail = detail, ""
+        # Members with values of their own ("14 sites"): each member line carries its old → new.
+        if any(
+            isinstance(value, str) and value.startswith(f"{event.count} ") for value in (event.old, event.new)
+        ):
+            view.show_values = False
+    return detail
 
 
 def _cap(items: list[str]) -> list[str]:
@@ -462,6 +490,7 @@ CSV_COLUMNS = (
     "title",
     "category",
     "field",
+    "member",
     "old",
     "new",
     "old_label",
@@ -494,7 +523,11 @@ def _label_cell(value: Any, path: str) -> str:
 
 
 def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> str:
-    """One row per event, in the digest's order (the csv module quotes as spreadsheets expect)."""
+    """One row per event, in the digest's order (the csv module quotes as spreadsheets expect).
+
+    An aggregated event ("221 sites") is one row per member, the member's line in ``member`` and the
+    event's shared columns repeated, so a spreadsheet can filter and count sites or outcomes.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\r\n")
     writer.writeheader()
@@ -504,23 +537,23 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
         versions = ""
         if event.old_version is not None or event.new_version is not None:
             versions = f"{'' if event.old_version is None else event.old_version}→{'' if event.new_version is None else event.new_version}"
-        writer.writerow(
-            {
-                "nct_id": event.nct_id,
-                "title": _csv_cell(info.title),
-                "category": event.category,
-                "field": _csv_cell(event.field),
-                "old": _csv_cell(event.old),
-                "new": _csv_cell(event.new),
-                # The codes stay for machines; the labels are what the email said.
-                "old_label": _csv_cell(_label_cell(event.old, event.path)),
-                "new_label": _csv_cell(_label_cell(event.new, event.path)),
-                "severity": event.severity,
-                "detail": _csv_cell(event.detail),
-                "versions": versions,
-                "compare_url": registry_link(event.compare_url) if _valid_nct(event.nct_id) else "",
-            }
-        )
+        row = {
+            "nct_id": event.nct_id,
+            "title": _csv_cell(info.title),
+            "category": event.category,
+            "field": _csv_cell(event.field),
+            "old": _csv_cell(event.old),
+            "new": _csv_cell(event.new),
+            # The codes stay for machines; the labels are what the email said.
+            "old_label": _csv_cell(_label_cell(event.old, event.path)),
+            "new_label": _csv_cell(_label_cell(event.new, event.path)),
+            "severity": event.severity,
+            "detail": _csv_cell(event.detail),
+            "versions": versions,
+            "compare_url": registry_link(event.compare_url) if _valid_nct(event.nct_id) else "",
+        }
+        for member in event.members or [""]:
+            writer.writerow({**row, "member": _csv_cell(member)})
     return buffer.getvalue()
 
 

@@ -144,6 +144,9 @@ class EventRecord:
     backfill: bool
     detected_at: datetime | None
     compare_url: str
+    # An aggregated event: how many elements changed alike, and one line per element (else 1 and []).
+    count: int = 1
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,8 @@ def _event_record(row: ChangeEventRow) -> EventRecord:
         backfill=bool(row.backfill),
         detected_at=row.detected_at,
         compare_url=compare_url(row.nct_id, row.old_version, row.new_version),
+        count=int((row.extra or {}).get("count", 1)),
+        members=tuple(str(member) for member in (row.extra or {}).get("members", [])),
     )
 
 
