@@ -104,7 +104,9 @@ def test_readme_command_runs_as_printed(line: str, demo_home: Path, tmp_path: Pa
         del words[at : at + 2]
     argv = []
     for word in words:
-        word = PLACEHOLDERS.get(word, word)
+        if word in PLACEHOLDERS:
+            argv.append(PLACEHOLDERS[word])  # a real file in the repo, wherever the clone lives
+            continue
         if word.startswith("/tmp/"):
             word = str(tmp_path / word.removeprefix("/tmp/"))
         argv.append(word)

@@ -70,7 +70,9 @@ def _reference_run(replay_registry, workdir: Path) -> dict[str, Any]:  # type: i
             run_sync(store, CtgovClient(server.base_url, min_interval=0), watchlists, batch_size=BATCH_SIZE)
             queued: list[str] = []
             for watchlist in watchlists:
-                ids = prepare_digests(store, watchlists, watchlist=watchlist.name)
+                ids = prepare_digests(
+                    store, watchlists, watchlist=watchlist.name, sender="trialwatch@localhost"
+                )
                 queued += [_recipient_of(store, row_id) for row_id in ids]
             recipients[day] = queued
     store.dispose()
