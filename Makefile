@@ -39,9 +39,11 @@ test-clock: setup browser compose-client
 up: setup
 	HOST=$(HOST) REGISTRY=$(REGISTRY) TRIALWATCH_HOME=$(TRIALWATCH_HOME) bash scripts/up.sh
 
-## The demo's store in the UI: `make demo` first, then this (replay registry at day 2, where the demo ended).
+## The demo in the UI: `make demo` first, then this. Its store, and its DAG runs and task logs (the demo's
+## Airflow home, .demo/airflow); the replay registry at day 2, where the demo ended.
 up-demo: setup
-	HOST=$(HOST) REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo bash scripts/up.sh
+	HOST=$(HOST) REGISTRY=replay REPLAY_DAY=2 TRIALWATCH_HOME=$(CURDIR)/.demo AIRFLOW_HOME=$(CURDIR)/.demo/airflow \
+		bash scripts/up.sh
 
 ## Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
 browser:

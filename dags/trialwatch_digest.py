@@ -10,10 +10,12 @@ that a failed send is retried and a {cadence} digest goes out when its period st
 Only changes at or above **{min_severity}** are included.
 
 **Steps:** `prepare` renders the digest (HTML + text + CSV) into the outbox, one row per period and
-recipient, so a retried or re-run task never queues or sends the same digest twice, and refreshes
-the watchlist's Atom feed (`$TRIALWATCH_HOME/feeds/{name}.atom`, also at `/trialwatch/api/feeds/{name}.atom`); `send` delivers
-every queued row through the `smtp_default` connection and keeps failed ones queued for the next run;
-`send_channels` posts the watchlist's webhook, Slack and Teams messages ({channels}) the same way, each
+recipient, so a retried or re-run task never queues or sends the same digest twice; it also leaves
+a local copy of the watchlist's Atom feed on the worker (`$TRIALWATCH_HOME/feeds/{name}.atom`), which
+nothing reads. Feed readers subscribe to the watchlist's capability URL shown in Trial Watch
+(`/trialwatch/feed.atom?token=…`, no login): Trial Watch builds the feed from the store on each
+request. `send` delivers every queued row through the `smtp_default` connection and keeps failed ones
+queued for the next run; `send_channels` posts the watchlist's webhook, Slack and Teams messages ({channels}) the same way, each
 channel on its own, so a failing one neither blocks nor repeats email or the others.
 """
 

@@ -44,5 +44,5 @@ if [ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]; then
 fi
 
 echo "store: ${TRIALWATCH_STORE_URL:-sqlite:///$TRIALWATCH_HOME/trialwatch.db}"
-echo "Airflow UI: http://$AIRFLOW__API__HOST:8080 (user admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
+echo "Airflow UI: http://$AIRFLOW__API__HOST:${AIRFLOW__API__PORT:-8080} (user admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
 "$BIN/airflow" standalone

@@ -2,7 +2,9 @@
 
 It starts the replay registry (day 1) and a local mail sink, runs the sync DAG and the digest DAGs
 with `airflow dags test`, switches the registry to day 2 (new versions of the two seed trials) and
-runs them again. The day-2 digest lands in the mail sink's folder as .eml files, and its webhook,
+runs them again. The DAG runs go through Airflow's executor and an api-server (for the tasks'
+execution API), so every task writes its log file like a scheduled run: `make up-demo` starts Airflow
+on the demo's Airflow home (`airflow_home`) and shows the runs, their logs and the store. The day-2 digest lands in the mail sink's folder as .eml files, and its webhook,
 Slack and Teams messages (from copies of the watchlists with ``channels`` added) in a local webhook
 sink's folder as .json files.
 """
@@ -12,10 +14,17 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trialwatch import settings
@@ -24,6 +33,18 @@ REPO = settings.PACKAGE_DIR.parent.parent
 # The demo's channels: one connection each, all pointing at the local webhook sink.
 DEMO_CHANNELS = {"webhook": "demo_webhook", "slack": "demo_slack", "teams": "demo_teams"}
 DEMO_WEBHOOK_SECRET = "demo-signing-secret"
+API_SERVER_TIMEOUT_S = 180.0
+
+
+def airflow_home(workdir: Path) -> Path:
+    """The demo's Airflow home: its metadata database (DAG runs) and task logs; `make up-demo` opens it."""
+    return workdir / "airflow"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _demo_watchlists(workdir: Path) -> Path:
@@ -47,15 +68,22 @@ def _channel_connections(hook_url: str) -> dict[str, str]:
     return env
 
 
-def _airflow_env(workdir: Path, api_url: str, smtp_port: int, hook_url: str | None = None) -> dict[str, str]:
+def _airflow_env(
+    workdir: Path, api_url: str, smtp_port: int, hook_url: str | None = None, api_port: int | None = None
+) -> dict[str, str]:
+    home = airflow_home(workdir)
     env = settings.environment_for_subprocess()
     env.update(
         {
-            "AIRFLOW_HOME": str(workdir / "airflow"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{workdir / 'airflow' / 'airflow.db'}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # As `make up` does: the DAGs run on schedule once `make up-demo` opens this home.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # Two task processes at a time: the demo runs on a laptop beside everything else.
+            "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW_CONN_CTGOV_API": json.dumps(
                 {"conn_type": "http", "host": api_url, "extra": {"min_interval": 0}}
@@ -73,10 +101,58 @@ def _airflow_env(workdir: Path, api_url: str, smtp_port: int, hook_url: str | No
             "TRIALWATCH_STORE_URL": f"sqlite:///{workdir / 'trialwatch.db'}",
         }
     )
+    if api_port is not None:
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{api_port}/execution/"
     if hook_url is not None:
         env["TRIALWATCH_WATCHLISTS"] = str(_demo_watchlists(workdir))
         env.update(_channel_connections(hook_url))
     return env
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+@contextmanager
+def _execution_api(env: dict[str, str], port: int, log_file: Path) -> Iterator[None]:
+    """An api-server on loopback for the tasks' execution API, stopped (with its workers) at the end."""
+    started = time.monotonic()
+    print("  starting Airflow's api-server for the task runs ...", end="", flush=True)
+    with log_file.open("a") as log:
+        process = subprocess.Popen(
+            [_airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    try:
+        health = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"airflow api-server exited with {process.returncode}; see {log_file}")
+            if time.monotonic() - started > API_SERVER_TIMEOUT_S:
+                raise SystemExit(f"airflow api-server not ready at {health} after 180 s; see {log_file}")
+            try:
+                with urllib.request.urlopen(health, timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(1)
+        print(f" ok ({time.monotonic() - started:.0f} s)")
+        yield
+    finally:
+        # Its own session: the signal reaches the server and its worker processes, nothing else.
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def _airflow(args: list[str], env: dict[str, str], log_file: Path, what: str) -> None:
@@ -86,7 +162,7 @@ def _airflow(args: list[str], env: dict[str, str], log_file: Path, what: str) ->
         log.write(f"\n$ airflow {' '.join(args)}\n")
         log.flush()
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), *args],
+            [_airflow_bin(), *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -130,16 +206,21 @@ def run_demo(workdir: Path) -> list[Path]:
         print(f"mail sink: smtp://{sink.host}:{sink.port} -> {sink.folder}")
         print(f"webhook sink (webhook, Slack, Teams): {hooks.url} -> {hooks.folder}")
         print(f"store: {workdir / 'trialwatch.db'}; Airflow logs: {log_file}")
-        env = _airflow_env(workdir, registry.base_url, sink.port, hooks.url)
+        api_port = _free_port()
+        env = _airflow_env(workdir, registry.base_url, sink.port, hooks.url, api_port)
         _airflow(["db", "migrate"], env, log_file, "preparing Airflow's metadata database")
         digests = _dag_ids()
-        for day in (1, 2):
-            registry.set_day(day)
-            print(f"day {day}: registry data of {registry.data_timestamp}")
-            _airflow(["dags", "test", "trialwatch_sync"], env, log_file, "sync DAG")
-            before = len(sink.saved)
-            for dag_id in digests:
-                _airflow(["dags", "test", dag_id], env, log_file, f"digest DAG {dag_id}")
-            print(f"  {len(sink.saved) - before} digest email(s) sent on day {day}")
-            print(f"  {len(hooks.saved)} channel message(s) received so far")
+        # --use-executor: tasks run as in a scheduled run and write their logs for the Airflow UI.
+        test = ["dags", "test", "--use-executor"]
+        with _execution_api(env, api_port, log_file):
+            for day in (1, 2):
+                registry.set_day(day)
+                print(f"day {day}: registry data of {registry.data_timestamp}")
+                _airflow([*test, "trialwatch_sync"], env, log_file, "sync DAG")
+                before = len(sink.saved)
+                for dag_id in digests:
+                    _airflow([*test, dag_id], env, log_file, f"digest DAG {dag_id}")
+                print(f"  {len(sink.saved) - before} digest email(s) sent on day {day}")
+                print(f"  {len(hooks.saved)} channel message(s) received so far")
+        print(f"Airflow home with the DAG runs and task logs: {airflow_home(workdir)} (make up-demo)")
         return sink.saved

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlparse
 
 from airflow.api_fastapi.core_api.security import requires_authenticated
+from alembic.util import CommandError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -23,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from trialwatch import airflow_glue, vocabulary
@@ -55,7 +56,7 @@ SortKey = Literal[
 ]
 NO_SYNC_YET = (
     "No sync has run yet, so there is nothing to show. Trigger the trialwatch_sync DAG in Airflow "
-    "(Dags ▸ trialwatch_sync ▸ Trigger); its first run creates the store and fills it."
+    "(Dags ▸ trialwatch_sync ▸ Trigger); its first run fills the store."
 )
 Order = Literal["asc", "desc"]
 # Bounds on what a URL may ask for, so odd input is a 422 and never reaches the database: a page or id
@@ -81,11 +82,31 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be read (no schema yet, database down)."""
 
 
+def prepare_schema(store: Store) -> bool:
+    """Create or upgrade the store's schema, so a fresh install shows empty pages, not a missing table.
+
+    The UI may have no right to change the schema (a read-only file, a PostgreSQL role that may only
+    read): then it logs why and reads whatever is there; the pages say what to do next.
+    """
+    try:
+        # A writable engine of its own: the UI's engine takes no write lock on SQLite.
+        writer = Store(store.url)
+        try:
+            writer.upgrade()
+        finally:
+            writer.dispose()
+    except (SQLAlchemyError, CommandError, OSError) as error:
+        log.warning("cannot create or upgrade the schema of the trialwatch store %s: %s", store, error)
+        return False
+    return True
+
+
 class StoreHolder:
     """Opens the store on first use, so loading the plugin never touches a database."""
 
     def __init__(self, store: Store | None = None) -> None:
         self._store = store
+        self._prepared = False
         self._opening = threading.Lock()
 
     @property
@@ -95,6 +116,10 @@ class StoreHolder:
             if self._store is None:
                 # The same resolver as the DAG tasks: the trialwatch_store connection, then the environment.
                 self._store = airflow_glue.store(readonly=True)
+            if not self._prepared:
+                # Once per app, failed or not: a store the UI may not change is not retried per request.
+                self._prepared = True
+                prepare_schema(self._store)
             return self._store
 
     @contextmanager
@@ -268,6 +293,9 @@ def create_app(store: Store | None = None) -> FastAPI:
         except queries.NotFound as missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(missing)) from missing
 
+    def synced_yet() -> bool:
+        return read(queries.health, queries.PageRequest(1, 1))["total"] > 0
+
     def overview_data(
         page: int, per_page: int, sort: str, order: str, watchlist: str | None
     ) -> dict[str, Any]:
@@ -361,7 +389,11 @@ def create_app(store: Store | None = None) -> FastAPI:
         order: Order = "desc",
         watchlist: WatchlistName = None,
     ) -> HTMLResponse:
-        data = within_pages(overview_data(page, per_page, sort, order, watchlist))
+        data = overview_data(page, per_page, sort, order, watchlist)
+        if data["total"] == 0 and not watchlist and not synced_yet():
+            # A migrated but empty store: say what to do next, as for one without a schema.
+            return render(request, "empty.html", message=NO_SYNC_YET)
+        data = within_pages(data)
         nct_ids = list(dict.fromkeys(row["nct_id"] for row in data["items"]))
         with holder.session() as session:
             points = queries.version_points(session, nct_ids)
@@ -447,7 +479,7 @@ def create_app(store: Store | None = None) -> FastAPI:
     @pages.get("/health", name="health", response_class=HTMLResponse)
     def health_page(request: Request, page: int = PageNumber) -> HTMLResponse:
         data = within_pages(read(queries.health, queries.PageRequest(page, 20)))
-        return render(request, "health.html", data=data, active="health")
+        return render(request, "health.html", data=data, active="health", no_sync_yet=NO_SYNC_YET)
 
     @pages.get("/openapi.json", name="openapi")
     def openapi_schema() -> JSONResponse:

@@ -8,7 +8,7 @@ import email.policy
 from pathlib import Path
 
 import pytest
-from trialwatch.demo import run_demo
+from trialwatch.demo import airflow_home, run_demo
 
 pytestmark = pytest.mark.airflow
 
@@ -106,3 +106,56 @@ def test_channel_messages_reach_the_webhook_sink_once_each_and_verify(demo_mail,
         json.loads(p.read_bytes()) for p, m in zip(bodies, metas, strict=True) if "/services/" in m["path"]
     ]
     assert any(b["blocks"][0]["text"]["text"] == "NK-cell therapy in acute leukemia" for b in slack)
+
+
+# The replay registry's data timestamps on day 1 and day 2 (include/trialwatch/replay/data).
+DAY_ONE, DAY_TWO = "2026-10-05T09:00:04", "2026-10-09T09:00:06"
+
+
+def test_make_up_demo_opens_the_airflow_home_the_demo_ran_in() -> None:
+    import subprocess
+
+    from trialwatch.cli.demo import DEFAULT_WORKDIR
+
+    repo = Path(__file__).resolve().parents[2]
+    dry_run = subprocess.run(
+        ["make", "-n", "up-demo"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"AIRFLOW_HOME={airflow_home(DEFAULT_WORKDIR)} " in dry_run
+    assert f"TRIALWATCH_HOME={DEFAULT_WORKDIR} " in dry_run
+
+
+def test_airflow_on_the_demo_home_shows_the_demo_runs_and_their_task_logs(demo_mail, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    import requests
+
+    from tests.ui.standalone import airflow_standalone
+
+    # The scheduler may start a sync: point it at a closed loopback port, never at the live registry.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    registry = f'{{"conn_type": "http", "host": "http://127.0.0.1:{closed}/api/v2"}}'
+    store_url = f"sqlite:///{demo_dir / 'trialwatch.db'}"
+    with airflow_standalone(
+        airflow_home(demo_dir), store_url, {"AIRFLOW_CONN_CTGOV_API": registry}
+    ) as airflow:
+        token = requests.post(
+            f"{airflow.base_url}/auth/token",
+            json={"username": airflow.username, "password": airflow.password},
+            timeout=30,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        runs_url = f"{airflow.base_url}/api/v2/dags/trialwatch_sync/dagRuns"
+        runs = requests.get(runs_url, headers=headers, timeout=30).json()["dag_runs"]
+        demo_runs = sorted(
+            (run for run in runs if run["run_type"] == "manual"), key=lambda run: run["run_after"]
+        )
+        assert [run["state"] for run in demo_runs] == ["success", "success"]
+        for run, day in zip(demo_runs, (DAY_ONE, DAY_TWO), strict=True):
+            logs = requests.get(
+                f"{runs_url}/{run['dag_run_id']}/taskInstances/finish/logs/1", headers=headers, timeout=30
+            )
+            assert logs.status_code == 200, logs.text[:500]
+            assert f"'data_timestamp': '{day}'" in logs.text, logs.text[:2000]

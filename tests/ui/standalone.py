@@ -55,7 +55,9 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def standalone_environment(home: Path, store_url: str) -> tuple[dict[str, str], int]:
+def standalone_environment(
+    home: Path, store_url: str, extra: dict[str, str] | None = None
+) -> tuple[dict[str, str], int]:
     """The environment for one isolated standalone instance, and the port of its UI."""
     api_port, worker_log_port, trigger_log_port, health_port = _free_ports(4)
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
@@ -81,6 +83,7 @@ def standalone_environment(home: Path, store_url: str) -> tuple[dict[str, str], 
             "TRIALWATCH_HOME": str(home / "trialwatch"),
         }
     )
+    env.update(extra or {})
     return env, api_port
 
 
@@ -152,10 +155,14 @@ def _wait_until_ready(base_url: str, home: Path, process: subprocess.Popen[bytes
 
 
 @contextmanager
-def airflow_standalone(home: Path, store_url: str) -> Iterator[RunningAirflow]:
-    """Run ``airflow standalone`` until the block ends; every process it started is stopped after."""
+def airflow_standalone(
+    home: Path, store_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningAirflow]:
+    """Run ``airflow standalone`` until the block ends; every process it started is stopped after.
+
+    ``extra_env`` adds to (or replaces in) its environment, e.g. connections."""
     home.mkdir(parents=True, exist_ok=True)
-    env, port = standalone_environment(home, store_url)
+    env, port = standalone_environment(home, store_url, extra_env)
     base_url = f"http://127.0.0.1:{port}"
     log_path = home / "standalone.log"
     with open(log_path, "wb") as log_file:

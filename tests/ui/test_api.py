@@ -268,25 +268,66 @@ class TestAuthentication:
         assert SEED not in response.text.replace(response.headers.get("location", ""), "")
 
 
-class TestStoreWithoutSchema:
-    def test_api_and_pages_say_no_sync_has_run_yet(self, tmp_path):
-        from fastapi.testclient import TestClient
-        from trialwatch.store import Store
-        from trialwatch_ui.app import create_app, require_user
+def _empty_store_app(url: str):  # type: ignore[no-untyped-def]
+    from trialwatch.store import Store
+    from trialwatch_ui.app import create_app, require_user
 
-        store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
-        app = create_app(store)
-        app.dependency_overrides[require_user] = lambda: None
+    store = Store(url, readonly=True)
+    app = create_app(store)
+    app.dependency_overrides[require_user] = lambda: None
+    return store, app
+
+
+class TestStoreWithoutSchema:
+    def test_first_request_creates_the_schema_and_pages_say_no_sync_has_run_yet(self, tmp_path):
+        from fastapi.testclient import TestClient
+        from sqlalchemy import inspect
+
+        store, app = _empty_store_app(f"sqlite:///{tmp_path / 'fresh.db'}")
         try:
             with TestClient(app) as client:
                 response = client.get("/api/overview")
-                assert response.status_code == 503
-                assert "No sync has run yet" in response.json()["detail"]
-                assert "trialwatch_sync" in response.json()["detail"]
-                for path in ("/", "/health", f"/trials/{SEED}"):
+                assert response.status_code == 200
+                assert response.json()["items"] == [] and response.json()["total"] == 0
+                tables = set(inspect(store.engine).get_table_names())
+                assert {"alembic_version", "sync_runs", "studies"} <= tables
+                for path in ("/", "/health"):
                     page = client.get(path)
                     assert page.status_code == 200, path
                     assert "No sync has run yet" in page.text and "trialwatch_sync" in page.text
-                    assert "no such table" not in page.text
+                assert client.get(f"/trials/{SEED}").status_code == 404
         finally:
             store.dispose()
+
+    @pytest.mark.postgres
+    def test_role_that_may_not_create_tables_keeps_the_message_and_logs_why(self, pg_url, caplog):
+        import uuid
+
+        from fastapi.testclient import TestClient
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        role = f"trialwatch_reader_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            # PostgreSQL 15+ grants no CREATE on schema public to other roles: this one can only connect.
+            connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        store, app = _empty_store_app(make_url(pg_url).set(username=role, password=None).render_as_string())
+        try:
+            with TestClient(app) as client, caplog.at_level("WARNING", logger="trialwatch_ui.app"):
+                response = client.get("/api/overview")
+                assert response.status_code == 503
+                assert "No sync has run yet" in response.json()["detail"]
+                page = client.get("/")
+                assert page.status_code == 200
+                assert "No sync has run yet" in page.text and "trialwatch_sync" in page.text
+            assert any(
+                "cannot create or upgrade the schema" in record.getMessage()
+                and "permission denied" in record.getMessage()
+                for record in caplog.records
+            )
+        finally:
+            store.dispose()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP ROLE "{role}"'))
+            admin.dispose()
