@@ -70,6 +70,20 @@ def current_version(session: Session, nct_id: str) -> tuple[Study | None, StudyV
     return study, session.get(StudyVersion, study.current_version_id)
 
 
+def current_hashes(session: Session, nct_ids: Iterable[str]) -> dict[str, str]:
+    """nct_id -> content hash of the stored current version, for every stored id, in one query.
+
+    Reads ``studies.current_hash`` only: no version row and no stored JSON is loaded.
+    """
+    ids = list(nct_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Study.nct_id, Study.current_hash).where(Study.nct_id.in_(ids), Study.current_hash.is_not(None))
+    )
+    return {nct_id: content_hash for nct_id, content_hash in rows}
+
+
 def touch_fetched(session: Session, nct_ids: Iterable[str], *, now: datetime | None = None) -> None:
     ids = list(nct_ids)
     if ids:
