@@ -511,6 +511,7 @@ def record_study(
                 registry_version_date=version_date,
                 source="current" if version_study is study else "history",
                 backfill=backfill,
+                quick_hash=records.quick_hash(study) if version_study is study else None,
             )
         )
         prev_canonical, prev_hash, prev_version, prev_date = canonical, version_hash, version, version_date
@@ -589,27 +590,33 @@ def sync_batch(
     )
     aliased_from = {canonical: requested for requested, canonical in result.aliases.items()}
     # The batch gate: one query for the stored hashes, one statement for every unchanged record.
-    prepared: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {}
+    # The quick hash settles most records; the canonical form is made only where it differs.
+    with store.session() as session:
+        stored = repo.current_hashes(session, result.studies)
+    prepared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    unchanged: dict[str, tuple[str, str]] = {}
     for nct_id, study in result.studies.items():
         try:
             records.check_study(study)
+            quick = records.quick_hash(study)
+            current, stored_quick = stored.get(nct_id, (None, None))
+            if current is not None and quick == stored_quick:
+                unchanged[nct_id] = (current, quick)
+                continue
             canonical = records.canonical_form(study)
-            prepared[nct_id] = (study, canonical, records.hash_canonical(canonical))
+            if current is not None and records.hash_canonical(canonical) == current:
+                unchanged[nct_id] = (current, quick)
+                continue
+            prepared[nct_id] = (study, canonical)
         except Exception as exc:  # one malformed record must not cost the rest of the batch
             log.exception("%s: could not record the fetched study", nct_id)
             summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
     keep_lease(False)
     with store.session() as session:
-        stored = repo.current_hashes(session, prepared)
-        unchanged = [
-            nct_id for nct_id, (_, _, new_hash) in prepared.items() if stored.get(nct_id) == new_hash
-        ]
-        repo.touch_fetched(session, unchanged)
+        repo.mark_unchanged(session, unchanged)
     summary.fetched += len(unchanged)
     summary.unchanged += len(unchanged)
-    for nct_id in unchanged:
-        del prepared[nct_id]
-    for nct_id, (study, canonical, _) in prepared.items():
+    for nct_id, (study, canonical) in prepared.items():
         keep_lease(False)
         config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
         try:
