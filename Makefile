@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_ui_overview.py
 	$(BIN)/python benchmarks/bench_digest.py
+	$(BIN)/python benchmarks/bench_sync.py
 
 ## ruff, then the import contracts in pyproject.toml (layers, no cycles; see docs/design.md).
 lint: setup

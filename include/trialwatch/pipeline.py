@@ -431,12 +431,16 @@ def record_study(
     history: HistoryAdapter | None,
     data_timestamp: str | None,
     thresholds: Thresholds | None = None,
+    canonical: dict[str, Any] | None = None,
 ) -> BatchSummary:
-    """Store one fetched record: nothing if its content is unchanged, else every new version."""
+    """Store one fetched record: nothing if its content is unchanged, else every new version.
+
+    ``canonical``: the record's canonical form when the caller already made it (the batch gate).
+    """
     summary = BatchSummary(fetched=1)
     nct_id = records.check_study(study)
     # Each version is put in canonical form once: for its hash and, if it changed, for the diff.
-    new_canonical = records.canonical_form(study)
+    new_canonical = canonical if canonical is not None else records.canonical_form(study)
     new_hash = records.hash_canonical(new_canonical)
     with store.session() as session:
         _, stored = repo.current_version(session, nct_id)
@@ -507,6 +511,7 @@ def record_study(
                 registry_version_date=version_date,
                 source="current" if version_study is study else "history",
                 backfill=backfill,
+                quick_hash=records.quick_hash(study) if version_study is study else None,
             )
         )
         prev_canonical, prev_hash, prev_version, prev_date = canonical, version_hash, version, version_date
@@ -584,7 +589,34 @@ def sync_batch(
         len(result.errors),
     )
     aliased_from = {canonical: requested for requested, canonical in result.aliases.items()}
+    # The batch gate: one query for the stored hashes, one statement for every unchanged record.
+    # The quick hash settles most records; the canonical form is made only where it differs.
+    with store.session() as session:
+        stored = repo.current_hashes(session, result.studies)
+    prepared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    unchanged: dict[str, tuple[str, str]] = {}
     for nct_id, study in result.studies.items():
+        try:
+            records.check_study(study)
+            quick = records.quick_hash(study)
+            current, stored_quick = stored.get(nct_id, (None, None))
+            if current is not None and quick == stored_quick:
+                unchanged[nct_id] = (current, quick)
+                continue
+            canonical = records.canonical_form(study)
+            if current is not None and records.hash_canonical(canonical) == current:
+                unchanged[nct_id] = (current, quick)
+                continue
+            prepared[nct_id] = (study, canonical)
+        except Exception as exc:  # one malformed record must not cost the rest of the batch
+            log.exception("%s: could not record the fetched study", nct_id)
+            summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+    keep_lease(False)
+    with store.session() as session:
+        repo.mark_unchanged(session, unchanged)
+    summary.fetched += len(unchanged)
+    summary.unchanged += len(unchanged)
+    for nct_id, (study, canonical) in prepared.items():
         keep_lease(False)
         config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
         try:
@@ -595,6 +627,7 @@ def sync_batch(
                     history=history,
                     data_timestamp=data_timestamp,
                     thresholds=Thresholds.from_mapping(config) if config else None,
+                    canonical=canonical,
                 )
             )
         except StoreError:

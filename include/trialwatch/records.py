@@ -528,6 +528,32 @@ def hash_canonical(canonical: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The noise a fast hash can drop without walking the record: whole top-level sections and the
+# statusModule's bookkeeping dates, taken from NOISE_PATHS so the two never disagree.
+_QUICK_TOP_NOISE = frozenset(path for path in NOISE_PATHS if "." not in path)
+_STATUS_PREFIX = "protocolSection.statusModule."
+_QUICK_STATUS_NOISE = frozenset(
+    path.removeprefix(_STATUS_PREFIX)
+    for path in NOISE_PATHS
+    if path.startswith(_STATUS_PREFIX) and "." not in path.removeprefix(_STATUS_PREFIX)
+)
+
+
+def quick_hash(study: dict[str, Any]) -> str:
+    """SHA-256 of the record as served, less the noise that bumps on every data build.
+
+    Much cheaper than the canonical form. It drops only noise paths, so two records with the same
+    quick hash have the same ``content_hash``; different quick hashes say nothing (compare canonically).
+    """
+    kept = {key: value for key, value in study.items() if key not in _QUICK_TOP_NOISE}
+    protocol = kept.get("protocolSection")
+    if isinstance(protocol, dict) and isinstance(protocol.get("statusModule"), dict):
+        status = {k: v for k, v in protocol["statusModule"].items() if k not in _QUICK_STATUS_NOISE}
+        kept["protocolSection"] = {**protocol, "statusModule": status}
+    text = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def content_hash(study: dict[str, Any]) -> str:
     """SHA-256 over the monitored content: same hash means nothing worth a version changed."""
     return hash_canonical(canonical_form(study))

@@ -83,6 +83,9 @@ class Study(Base):
     enrollment_type: Mapped[str | None] = mapped_column(String(20))
     current_version_id: Mapped[int | None] = mapped_column(Integer)
     current_hash: Mapped[str | None] = mapped_column(String(64))
+    # records.quick_hash of a fetched record whose content hash is current_hash; cleared when the
+    # current version moves. Lets the sync skip the canonical form for an unchanged record.
+    quick_hash: Mapped[str | None] = mapped_column(String(64))
     registry_version: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,8 @@ class NewVersion:
     registry_version_date: str | None = None
     source: str = "current"
     backfill: bool = False
+    # records.quick_hash of the fetched record, for the version that is the record as served.
+    quick_hash: str | None = None
 
 
 def current_version(session: Session, nct_id: str) -> tuple[Study | None, StudyVersion | None]:
@@ -68,6 +70,45 @@ def current_version(session: Session, nct_id: str) -> tuple[Study | None, StudyV
     if study is None or study.current_version_id is None:
         return study, None
     return study, session.get(StudyVersion, study.current_version_id)
+
+
+def current_hashes(session: Session, nct_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """nct_id -> (current content hash, quick hash) for every stored id, in one query.
+
+    Reads two columns of ``studies``: no version row and no stored JSON is loaded.
+    """
+    ids = list(nct_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Study.nct_id, Study.current_hash, Study.quick_hash).where(
+            Study.nct_id.in_(ids), Study.current_hash.is_not(None)
+        )
+    )
+    return {nct_id: (content_hash, quick) for nct_id, content_hash, quick in rows}
+
+
+def mark_unchanged(
+    session: Session, quick_hashes: dict[str, tuple[str, str]], *, now: datetime | None = None
+) -> None:
+    """Mark fetched records unchanged in one statement: nct_id -> (content hash, quick hash).
+
+    The quick hash is kept only where the current version still has that content hash, so a
+    version stored meanwhile by another sync is never paired with a stale quick hash.
+    """
+    if not quick_hashes:
+        return
+    now = now or utcnow()
+    table = Study.__table__  # Core, so the list of parameters runs as one executemany
+    session.connection().execute(
+        update(table)
+        .where(table.c.nct_id == bindparam("b_id"), table.c.current_hash == bindparam("b_hash"))
+        .values(quick_hash=bindparam("b_quick"), last_fetched_at=now, gone_at=None),
+        [
+            {"b_id": nct_id, "b_hash": content, "b_quick": quick}
+            for nct_id, (content, quick) in quick_hashes.items()
+        ],
+    )
 
 
 def touch_fetched(session: Session, nct_ids: Iterable[str], *, now: datetime | None = None) -> None:
@@ -183,6 +224,7 @@ def store_versions(
         after_id = row.id
         study.current_version_id = row.id
         study.current_hash = version.content_hash
+        study.quick_hash = version.quick_hash
         study.registry_version = version.registry_version
         newsworthy = [] if version.backfill else version.events
         if newsworthy:
