@@ -148,3 +148,26 @@ def test_a_digest_of_findings_only_says_so_and_escapes_registry_text() -> None:
     text = render_text(view)
     assert "No changes; 1 finding below." in text and "0 changes" not in text
     assert "&lt;b&gt;GET73&lt;/b&gt; &amp; MRS" in html and "<b>GET73" not in html
+
+
+def test_the_feed_has_an_entry_when_a_finding_opens_and_one_when_it_resolves(
+    store: Store, days: ReplayServer, tmp_path: Path, time_machine
+) -> None:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    from trialwatch.digest.feed import atom_feed
+
+    watchlist = _watchlist(tmp_path, findings=("verification_stale", "results_overdue"))
+    for day in (1, 2, 3):
+        _day(store, days, day, watchlist, time_machine)
+    root = ET.fromstring(atom_feed(store, watchlist))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in root.findall("a:entry", ns)]
+    found = sorted(t for t in titles if t and ("new finding" in t or "resolved:" in t))
+    assert found == [
+        "NCT03418623: new finding: Results overdue (critical)",
+        "NCT04327037: new finding: Status not verified for over two years (major)",
+        "NCT04327037: resolved: Status not verified for over two years (major)",
+    ]
+    ids = [e.findtext("a:id", namespaces=ns) for e in root.findall("a:entry", ns)]
+    assert len(ids) == len(set(ids))

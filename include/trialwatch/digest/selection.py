@@ -21,6 +21,7 @@ from trialwatch.store import digests as stored
 from trialwatch.store import findings as stored_findings
 from trialwatch.store import outbox
 from trialwatch.store.digests import SyncRunFacts
+from trialwatch.store.findings import StoredFinding
 from trialwatch.watchlists import Watchlist
 
 from .render import HealthView
@@ -192,3 +193,20 @@ def pending_findings(
     return [s.finding for s in opened if wanted(s.finding)], [
         s.finding for s in resolved if wanted(s.finding)
     ]
+
+
+def reported_finding(watchlist: Watchlist, finding: Finding) -> bool:
+    """Whether the watchlist reports this finding: its codes, severity floor and categories."""
+    return (
+        finding.code in watchlist.findings
+        and at_least(finding.severity, watchlist.min_severity)
+        and (not watchlist.categories or finding.category in watchlist.categories)
+    )
+
+
+def feed_findings(session: Session, watchlist: Watchlist, *, limit: int) -> list[StoredFinding]:
+    """The watchlist's most recently opened findings that it reports, open or resolved since."""
+    if not watchlist.findings:
+        return []
+    found = stored_findings.latest_findings(session, watched_ids(session, [watchlist]), limit=limit)
+    return [item for item in found if reported_finding(watchlist, item.finding)]

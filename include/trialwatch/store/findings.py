@@ -294,3 +294,13 @@ def open_finding_counts(session: Session, nct_ids: Collection[str]) -> dict[str,
         for nct_id, code, count in session.execute(query):
             counts.setdefault(nct_id, {})[code] = count
     return counts
+
+
+def latest_findings(session: Session, nct_ids: Collection[str], *, limit: int) -> list[StoredFinding]:
+    """The ``limit`` findings of these trials opened most recently (open or resolved since)."""
+    rows: list[FindingRow] = []
+    for chunk in _chunks(nct_ids):
+        query = select(FindingRow).where(FindingRow.nct_id.in_(chunk)).order_by(FindingRow.id.desc())
+        rows.extend(session.scalars(query.limit(limit)))
+    rows.sort(key=lambda row: row.id, reverse=True)
+    return [_stored(row) for row in rows[:limit]]
