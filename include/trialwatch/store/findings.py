@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
@@ -269,17 +269,28 @@ def changed_findings(
     return opened, resolved
 
 
-def trial_findings(
-    session: Session, nct_id: str, *, resolved_since: datetime | None = None
-) -> list[StoredFinding]:
-    """A trial's open findings, then those resolved since ``resolved_since`` (newest first)."""
-    query = select(FindingRow).where(FindingRow.nct_id == nct_id)
-    if resolved_since is not None:
-        query = query.where(or_(FindingRow.open_key.is_not(None), FindingRow.resolved_at >= resolved_since))
-    else:
-        query = query.where(FindingRow.open_key.is_not(None))
-    rows = list(session.scalars(query.order_by(FindingRow.id.desc())))
-    return [_stored(row) for row in sorted(rows, key=lambda r: r.open_key is None)]
+def trial_findings(session: Session, nct_id: str, *, resolved_limit: int = 10) -> list[StoredFinding]:
+    """A trial's open findings (newest first), then its ``resolved_limit`` most recently resolved."""
+    rows = session.scalars(
+        select(FindingRow)
+        .where(FindingRow.nct_id == nct_id, FindingRow.open_key.is_not(None))
+        .order_by(FindingRow.id.desc())
+    )
+    resolved = session.scalars(
+        select(FindingRow)
+        .where(FindingRow.nct_id == nct_id, FindingRow.open_key.is_(None))
+        .order_by(FindingRow.resolved_run_id.desc(), FindingRow.id.desc())
+        .limit(resolved_limit)
+    )
+    return [_stored(row) for row in [*rows, *resolved]]
+
+
+def has_open_finding(nct_id_column: Any, code: str | None) -> Any:
+    """A condition for other queries: the trial has an open finding (of ``code``, if given)."""
+    condition = (FindingRow.nct_id == nct_id_column) & FindingRow.open_key.is_not(None)
+    if code is not None:
+        condition = condition & (FindingRow.code == code)
+    return exists().where(condition)
 
 
 def open_finding_counts(session: Session, nct_ids: Collection[str]) -> dict[str, dict[str, int]]:
