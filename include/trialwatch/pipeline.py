@@ -18,10 +18,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from trialwatch import records, settings
+from trialwatch import findings, records, settings
 from trialwatch.diff import (
     Thresholds,
     alias_event,
@@ -33,6 +33,7 @@ from trialwatch.registry.client import CtgovClient
 from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
 from trialwatch.registry.history import HistoryAdapter
 from trialwatch.store import Store
+from trialwatch.store import findings as stored_findings
 from trialwatch.store import lease as sync_lease
 from trialwatch.store import repository as repo
 from trialwatch.store.errors import StoreError, WriteConflict
@@ -44,6 +45,8 @@ DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000
 # A batch extends its run's lease at most this often (each extension is a write).
 LEASE_EXTEND_EVERY = timedelta(minutes=1)
+# Trials per transaction when findings are evaluated after a sync.
+FINDINGS_CHUNK = 200
 # Failures that could not be written because the store was unreachable, recorded by the next run.
 UNRECORDED_FILE = "unrecorded_sync_failures.jsonl"
 
@@ -707,8 +710,61 @@ def _record_once(store: Store, nct_id: str, write: Callable[[Any], bool]) -> boo
         return False
 
 
-def finish_sync(store: Store, run_id: int, lease: str | None = None) -> dict[str, Any]:
-    """Close the run (ok, or partial with failures) and give the sync lease back."""
+def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> dict[str, int]:
+    """Evaluate the findings of every watched trial's current version and store their lifecycle.
+
+    ``as_of`` defaults to the run's date: the registry data build it read (the date its records stand
+    on), else the day it started; never today's date. Runs once per sync, after
+    the batches, in chunks of ``FINDINGS_CHUNK`` trials per transaction. A record a check cannot read
+    keeps its open findings and is named in the run's notes.
+    """
+    with store.session() as session:
+        if as_of is None:
+            as_of = stored_findings.run_date(session, run_id)
+        nct_ids = stored_findings.watched_trial_ids(session)
+    counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
+    for start in range(0, len(nct_ids), FINDINGS_CHUNK):
+        chunk = nct_ids[start : start + FINDINGS_CHUNK]
+        with store.session() as session:
+            records_now = stored_findings.current_records(session, chunk)
+            anticipated = stored_findings.previous_anticipated(session, chunk)
+            open_before = stored_findings.open_findings(session, chunk)
+            new: list[findings.Finding] = []
+            still: list[findings.Finding] = []
+            gone: list[findings.Finding] = []
+            notes: list[str] = []
+            for nct_id in chunk:
+                try:
+                    found = findings.evaluate(
+                        records_now[nct_id], as_of=as_of, previous_anticipated=anticipated.get(nct_id)
+                    )
+                except ValueError as exc:  # MalformedRecord is one
+                    notes.append(f"findings not evaluated for {nct_id}: {_short(exc, 200)}")
+                    continue
+                opened, kept, resolved = findings.reconcile(open_before.get(nct_id, []), found)
+                new += opened
+                still += kept
+                gone += resolved
+            stored_findings.record_findings(
+                session, run_id=run_id, now=_now(), new=new, still_open=still, resolved=gone
+            )
+            if notes:
+                repo.add_to_sync_run(session, run_id, notes=notes)
+        counts["trials"] += len(chunk)
+        counts["new"] += len(new)
+        counts["resolved"] += len(gone)
+        counts["open"] += len(new) + len(still)
+    return counts
+
+
+def finish_sync(
+    store: Store, run_id: int, lease: str | None = None, *, findings_as_of: date | None = None
+) -> dict[str, Any]:
+    """Evaluate findings, close the run (ok, or partial with failures) and give the sync lease back."""
+    with store.session() as session:
+        # A run closed meanwhile (its lease expired, another run took over) leaves findings to that run.
+        running = stored_findings.run_is_running(session, run_id)
+    found = update_findings(store, run_id, as_of=findings_as_of) if running else None
     with store.session() as session:
         run = repo.finish_sync_run(session, run_id)
         if lease is not None:
@@ -723,6 +779,7 @@ def finish_sync(store: Store, run_id: int, lease: str | None = None) -> dict[str
             "events": run.events_added,
             "failures": list(run.failures),
             "notes": list(run.notes),
+            "findings": found,
         }
     log.info(
         "sync run %(run_id)d %(status)s: %(fetched)d/%(requested)d fetched, %(versions)d versions, "

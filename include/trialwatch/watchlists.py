@@ -20,6 +20,7 @@ import yaml
 from trialwatch import settings
 from trialwatch.catalog import OVERALL_STATUSES, Thresholds
 from trialwatch.events import CATEGORIES, SEVERITIES
+from trialwatch.findings import CODES as FINDING_CODES
 from trialwatch.records import NCT_RE, extract_nct_ids
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ KEYS: tuple[str, ...] = (
     "thresholds",
     "combine",
     "channels",
+    "findings",
 )
 # Where a digest can go besides email; each channel names an Airflow connection, never a URL or secret.
 CHANNEL_KINDS: tuple[str, ...] = ("webhook", "slack", "teams")
@@ -123,6 +125,8 @@ class Watchlist:
     thresholds: dict[str, Any] = field(default_factory=dict, hash=False)
     combine: bool = True
     channels: tuple[Channel, ...] = ()
+    # The finding codes this watchlist reports (all by default; none with `findings: false`).
+    findings: tuple[str, ...] = FINDING_CODES
     # Problems that did not stop the file from loading (duplicates removed, no recipients).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -541,6 +545,28 @@ class _Checker:
             chosen.append(channel)
         return tuple(chosen)
 
+    def findings(self, data: dict[str, Any]) -> tuple[str, ...]:
+        raw = data.get("findings", True)
+        if isinstance(raw, bool):
+            return FINDING_CODES if raw else ()
+        entries = _as_list(raw)
+        if entries is None:
+            self.problem(
+                f"{self.src.at('findings')} must be true, false or a list of finding codes, got {_type_name(raw)}"
+            )
+            return FINDING_CODES
+        chosen: list[str] = []
+        for index, entry in enumerate(entries):
+            where = self.src.at("findings", index) if isinstance(raw, list) else self.src.at("findings")
+            value = entry.strip().lower() if isinstance(entry, str) else entry
+            if value not in FINDING_CODES:
+                shown = repr(entry) if isinstance(entry, str) else _type_name(entry)
+                hint = _did_you_mean(value, FINDING_CODES) if isinstance(value, str) else ""
+                self.problem(f"{where}: unknown finding {shown}{hint}; allowed: {', '.join(FINDING_CODES)}")
+            elif value not in chosen:
+                chosen.append(value)
+        return tuple(chosen)
+
     def combine(self, data: dict[str, Any]) -> bool:
         value = data.get("combine", True)
         if not isinstance(value, bool):
@@ -673,6 +699,7 @@ def load_watchlist(path: Path) -> Watchlist:
         thresholds=check.thresholds(data),
         combine=check.combine(data),
         channels=check.channels(data),
+        findings=check.findings(data),
         warnings=tuple(check.warnings),
     )
     if data.get("trials") in (None, [], "") and data.get("queries") in (None, []):
@@ -743,6 +770,8 @@ def describe(watchlist: Watchlist) -> list[str]:
         f"immediate at {immediate}; combine {'yes' if watchlist.combine else 'no'}"
     )
     lines.append(f"  categories: {', '.join(watchlist.categories) or 'all'}")
+    if watchlist.findings != FINDING_CODES:
+        lines.append(f"  findings:   {', '.join(watchlist.findings) or 'off'}")
     if watchlist.channels:
         lines.append(f"  channels:   {', '.join(channel.ref for channel in watchlist.channels)}")
     if watchlist.thresholds:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from trialwatch import airflow_glue, vocabulary
+from trialwatch.findings import CODES as FINDING_CODES
 from trialwatch.store.db import Store
 from trialwatch.watchlists import NAME_RE
 
@@ -76,6 +77,11 @@ WatchlistName = Annotated[str | None, WATCHLIST_QUERY]
 # The preview explains an unknown name itself (and never queries the store with it), so it takes any text.
 PREVIEW_QUERY = Query(max_length=MAX_TEXT, pattern=NO_NUL, description="watchlist name")
 PreviewWatchlist = Annotated[str | None, PREVIEW_QUERY]
+# A finding code (trialwatch.findings.CODES) or "any": only trials with such an open finding.
+FINDING_QUERY = Query(
+    pattern=f"^({'|'.join(('any', *FINDING_CODES))})$", description="finding code, or 'any' open finding"
+)
+FindingFilter = Annotated[str | None, FINDING_QUERY]
 
 
 class StoreUnavailable(RuntimeError):
@@ -297,7 +303,7 @@ def create_app(store: Store | None = None) -> FastAPI:
         return read(queries.health, queries.PageRequest(1, 1))["total"] > 0
 
     def overview_data(
-        page: int, per_page: int, sort: str, order: str, watchlist: str | None
+        page: int, per_page: int, sort: str, order: str, watchlist: str | None, finding: str | None = None
     ) -> dict[str, Any]:
         with holder.session() as session:
             data = queries.overview(
@@ -306,6 +312,7 @@ def create_app(store: Store | None = None) -> FastAPI:
                 sort=sort,
                 descending=order == "desc",
                 watchlist=watchlist or None,
+                finding=finding or None,
             )
             data["watchlists"] = queries.watchlist_counts(session)
         if watchlist and watchlist not in {known["name"] for known in data["watchlists"]}:
@@ -328,9 +335,11 @@ def create_app(store: Store | None = None) -> FastAPI:
         sort: SortKey = "last_change",
         order: Order = "desc",
         watchlist: WatchlistName = None,
+        finding: FindingFilter = None,
     ) -> dict[str, Any]:
-        """Watched trials, one row per (watchlist, trial), sorted and paginated."""
-        return overview_data(page, per_page, sort, order, watchlist)
+        """Watched trials, one row per (watchlist, trial), sorted and paginated; ``finding`` keeps the
+        trials with an open finding of that code (or of any code)."""
+        return overview_data(page, per_page, sort, order, watchlist, finding)
 
     @api.get("/trials/{nct_id}", name="api_trial")
     def api_trial(nct_id: NctId) -> dict[str, Any]:
@@ -388,9 +397,10 @@ def create_app(store: Store | None = None) -> FastAPI:
         sort: SortKey = "last_change",
         order: Order = "desc",
         watchlist: WatchlistName = None,
+        finding: FindingFilter = None,
     ) -> HTMLResponse:
-        data = overview_data(page, per_page, sort, order, watchlist)
-        if data["total"] == 0 and not watchlist and not synced_yet():
+        data = overview_data(page, per_page, sort, order, watchlist, finding)
+        if data["total"] == 0 and not watchlist and not finding and not synced_yet():
             # A migrated but empty store: say what to do next, as for one without a schema.
             return render(request, "empty.html", message=NO_SYNC_YET)
         data = within_pages(data)
@@ -407,6 +417,7 @@ def create_app(store: Store | None = None) -> FastAPI:
             active="overview",
             lanes=lanes,
             feed_url=feed_url(request, token) if token else None,
+            finding_codes=FINDING_CODES,
         )
 
     @pages.post("/watchlists/{watchlist}/feed-token", name="rotate_feed_token")

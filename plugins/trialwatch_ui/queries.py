@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from trialwatch.store import feed_tokens
+from trialwatch.store import findings as stored_findings
 from trialwatch.store import read_models as rm
 from trialwatch.store.read_models import (
     DEFAULT_PER_PAGE,
@@ -72,13 +73,26 @@ def overview(
     sort: str = "last_change",
     descending: bool = True,
     watchlist: str | None = None,
+    finding: str | None = None,
 ) -> dict[str, Any]:
-    result = rm.overview(session, page, sort=sort, descending=descending, watchlist=watchlist)
+    result = rm.overview(
+        session, page, sort=sort, descending=descending, watchlist=watchlist, finding=finding
+    )
+    counts = stored_findings.open_finding_counts(session, {row.study.nct_id for row in result.items})
     return {
-        "items": [{"watchlist": row.watchlist, "via": row.via, **plain(row.study)} for row in result.items],
+        "items": [
+            {
+                "watchlist": row.watchlist,
+                "via": row.via,
+                **plain(row.study),
+                "open_findings": dict(sorted(counts.get(row.study.nct_id, {}).items())),
+            }
+            for row in result.items
+        ],
         "sort": sort,
         "order": "desc" if descending else "asc",
         "watchlist": watchlist,
+        "finding": finding,
         **_page_info(result),
     }
 
@@ -91,7 +105,18 @@ def search(session: Session, text: str, page: PageRequest) -> dict[str, Any]:
 def trial(session: Session, nct_id: str) -> dict[str, Any]:
     detail = rm.trial(session, nct_id)
     data = plain(detail)
-    return {**data.pop("study"), **data}
+    study = data.pop("study")
+    findings = [
+        {
+            **item.finding.to_dict(),
+            "open": item.is_open,
+            "first_seen_at": plain(item.first_seen_at),
+            "last_seen_at": plain(item.last_seen_at),
+            "resolved_at": plain(item.resolved_at),
+        }
+        for item in stored_findings.trial_findings(session, study["nct_id"])
+    ]
+    return {**study, **data, "findings": findings}
 
 
 def digests(session: Session, page: PageRequest, *, watchlist: str | None = None) -> dict[str, Any]:

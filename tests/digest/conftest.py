@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from trialwatch.events import ChangeEvent
+from trialwatch.findings import CODES as FINDING_CODES
 from trialwatch.store.models import Study, SyncRun, WatchlistTrial
 from trialwatch.store.repository import event_row
 
@@ -42,6 +43,7 @@ class Watchlist:
     path: Path = Path("watchlist.yaml")
     queries: tuple[Any, ...] = ()
     channels: tuple[Any, ...] = ()
+    findings: tuple[str, ...] = FINDING_CODES
 
 
 def record(nct_id: str) -> dict[str, Any]:

@@ -145,6 +145,7 @@ def test_csv_attachment_has_one_row_per_event(seeded):
     reader = csv.DictReader(io.StringIO(attachment.get_content(), newline=""))
     rows = list(reader)
     assert reader.fieldnames == [
+        "kind",
         "nct_id",
         "title",
         "category",
@@ -158,8 +159,11 @@ def test_csv_attachment_has_one_row_per_event(seeded):
         "detail",
         "versions",
         "compare_url",
+        "rule",
+        "certainty",
     ]
     assert len(rows) == 8
+    assert {r["kind"] for r in rows} == {"change"}  # no findings stored: change rows only
     status = next(r for r in rows if r["nct_id"] == "NCT03934567" and r["category"] == "status")
     assert (status["old"], status["new"], status["severity"], status["versions"]) == (
         "RECRUITING",

@@ -49,8 +49,19 @@ def test_day_two_digest_names_both_seed_trials_with_old_and_new_status_and_enrol
     assert "NCT02185781?tab=history&a=3&b=4" in first
     # NCT04327037: one new version.
     assert "Recruiting -> Completed" in second
-    assert "20 (estimated) -> 10 (actual)" in second
+    assert "24 (estimated) -> 10 (actual)" in second
     assert "NCT04327037?tab=history&a=2&b=3" in second
+
+
+def test_day_two_digest_reports_the_new_enrollment_shortfall_finding(demo_mail) -> None:  # type: ignore[no-untyped-def]
+    digest = _nk_digest(demo_mail)
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    # NCT04327037 completed with 10 of the 24 anticipated participants: under half.
+    assert "Findings: 1 new, 0 resolved since the last digest" in text
+    assert "[MAJOR] Enrollment far below the anticipated figure · NCT04327037" in text
+    assert "1 new finding" in digest["Subject"]
+    html = digest.get_body(preferencelist=("html",)).get_content()
+    assert "Enrollment far below the anticipated figure" in html
 
 
 def test_day_one_sends_nothing_and_day_two_one_digest_per_recipient(demo_mail) -> None:  # type: ignore[no-untyped-def]

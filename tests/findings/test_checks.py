@@ -203,7 +203,7 @@ def test_a_finished_study_needs_no_verification() -> None:
 
 
 def test_shortfall_needs_the_previous_anticipated_figure() -> None:
-    # Replay version v3 of NCT04327037: COMPLETED with 10 ACTUAL; v2 anticipated 20 ESTIMATED.
+    # Replay version v3 of NCT04327037: COMPLETED with 10 ACTUAL (v2 anticipated 24 ESTIMATED).
     study = load("NCT04327037/v3.json")
     assert evaluate(study, as_of=date(2026, 10, 1)) == []
     assert evaluate(study, as_of=date(2026, 10, 1), previous_anticipated=20) == []  # exactly half

@@ -62,7 +62,7 @@ def test_day_two_reports_each_new_registry_version_of_the_seed_trials(
         ("NCT04327037", "RECRUITING", "COMPLETED"),
     ]
     enrollment = [(e.nct_id, e.old, e.new, e.severity) for e in news if e.field == "Enrollment"]
-    assert enrollment == [("NCT02185781", 12, 6, "major"), ("NCT04327037", 20, 10, "major")]
+    assert enrollment == [("NCT02185781", 12, 6, "major"), ("NCT04327037", 24, 10, "major")]
     for event in news:
         assert event.old_hash and event.new_hash and event.old_hash != event.new_hash
         assert event.new_version_date is not None

@@ -58,7 +58,7 @@ def seed(replay_registry: ReplayRegistry, day: int, nct_id: str) -> dict:
 
 
 def test_seeds_on_day_1_are_recruiting_with_estimated_enrollment(replay_registry: ReplayRegistry) -> None:
-    for nct_id, count in (("NCT02185781", 12), ("NCT04327037", 20)):
+    for nct_id, count in (("NCT02185781", 12), ("NCT04327037", 24)):
         protocol = seed(replay_registry, 1, nct_id)
         assert protocol["statusModule"]["overallStatus"] == "RECRUITING"
         assert protocol["designModule"]["enrollmentInfo"] == {"count": count, "type": "ESTIMATED"}

@@ -107,7 +107,7 @@ class TestStudiesQueries:
             {
                 "protocolSection": {
                     "identificationModule": {"nctId": "NCT04327037"},
-                    "designModule": {"enrollmentInfo": {"count": 20, "type": "ESTIMATED"}},
+                    "designModule": {"enrollmentInfo": {"count": 24, "type": "ESTIMATED"}},
                     "contactsLocationsModule": {"locations": [{"status": "RECRUITING"}]},
                 }
             }

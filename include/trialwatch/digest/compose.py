@@ -14,7 +14,7 @@ from trialwatch.records import TrialInfo
 from trialwatch.watchlists import Watchlist
 
 from .message import build_message, list_id_for, message_bytes, message_id_for, sanitise_header
-from .render import HealthView, fitted_digest, render_csv, render_text
+from .render import FindingsView, HealthView, fitted_digest, render_csv, render_text
 from .selection import period_label
 
 Section = tuple[Watchlist, list[StoredEvent]]
@@ -35,6 +35,8 @@ class PlannedDigest:
     first_event_id: int | None
     last_event_id: int
     event_count: int
+    last_finding_run_id: int | None = None
+    finding_count: int = 0
 
 
 def compose(
@@ -49,6 +51,8 @@ def compose(
     now: datetime,
     sender: str,
     ui_url: str | None = None,
+    findings: FindingsView | None = None,
+    finding_high_water: int | None = None,
 ) -> PlannedDigest:
     """The digest for ``recipient`` under (key, period) with these sections; covers events up to ``high_water``.
 
@@ -65,8 +69,9 @@ def compose(
         period_label=period_label(period),
         generated_at=now,
         ui_url=ui_url,
+        findings=findings,
     )
-    text, csv_text = render_text(view), render_csv(items, trials)
+    text, csv_text = render_text(view), render_csv(items, trials, findings)
     message = build_message(
         sender=sender,
         recipient=recipient,
@@ -93,4 +98,6 @@ def compose(
         first_event_id=min(ids) if ids else None,
         last_event_id=high_water,
         event_count=len(items),
+        last_finding_run_id=finding_high_water,
+        finding_count=findings.count if findings else 0,
     )

@@ -1,6 +1,7 @@
-"""An Atom feed (RFC 4287) of a watchlist's change events, for feed readers and the UI.
+"""An Atom feed (RFC 4287) of a watchlist's change events and findings, for feed readers and the UI.
 
-Same selection as the digest (the watchlist's trials, severity floor, categories), newest first.
+Same selection as the digest (the watchlist's trials, severity floor, categories, finding codes),
+newest first. A finding has an entry when it opened and another when it resolved.
 Built with ElementTree so registry text is always escaped as XML character data.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +18,11 @@ from trialwatch.events import StoredEvent, history_url, study_url
 from trialwatch.records import TrialInfo
 from trialwatch.store import digests as stored
 from trialwatch.store.db import Store
+from trialwatch.store.findings import StoredFinding
 from trialwatch.watchlists import Watchlist
 
 from .render import _valid_nct, change_view, registry_link
-from .selection import select_events
+from .selection import feed_findings, select_events
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM_NS)
@@ -58,12 +61,47 @@ def atom_feed(store: Store, watchlist: Watchlist, *, limit: int = 200) -> str:
         items = select_events(
             session, watchlist, after_id=None, up_to_id=high_water, limit=limit, newest_first=True
         )
-        trials = stored.trial_info(session, {item.event.nct_id for item in items})
-    return build_feed(watchlist, items, trials)
+        findings = feed_findings(session, watchlist, limit=limit)
+        ids = {item.event.nct_id for item in items} | {item.finding.nct_id for item in findings}
+        trials = stored.trial_info(session, ids)
+    return build_feed(watchlist, items, trials, findings)
 
 
-def build_feed(watchlist: Watchlist, items: list[StoredEvent], trials: dict[str, TrialInfo]) -> str:
-    """``items`` (newest first) as the watchlist's Atom document; ``trials`` names their trials."""
+def _finding_entries(
+    feed: ET.Element, watchlist: Watchlist, findings: Sequence[StoredFinding], trials: dict[str, TrialInfo]
+) -> None:
+    entries = [("opened", item, item.first_seen_at) for item in findings]
+    entries += [("resolved", item, item.resolved_at) for item in findings if item.resolved_at is not None]
+    entries.sort(key=lambda entry: _timestamp(entry[2]), reverse=True)
+    for state, item, when in entries:
+        finding = item.finding
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", f"{_feed_id(watchlist.name)}:finding:{item.id}:{state}")
+        verb = "new finding" if state == "opened" else "resolved"
+        _sub(entry, "title", f"{finding.nct_id}: {verb}: {finding.title} ({finding.severity})"[:300])
+        _sub(entry, "updated", _timestamp(when))
+        if _valid_nct(finding.nct_id):
+            _sub(entry, "link", rel="alternate", type="text/html", href=registry_link(finding.url) or "")
+        _sub(entry, "category", term=finding.category, label=finding.category)
+        _sub(entry, "category", term=f"severity:{finding.severity}", label=finding.severity)
+        _sub(entry, "category", term=f"finding:{finding.code}", label=finding.title)
+        info = trials.get(finding.nct_id)
+        lines = [
+            info.title if info else "",
+            finding.detail,
+            f"Rule: {finding.rule} · certainty {finding.certainty}",
+        ]
+        _sub(entry, "summary", "\n".join(line for line in lines if line), type="text")
+
+
+def build_feed(
+    watchlist: Watchlist,
+    items: list[StoredEvent],
+    trials: dict[str, TrialInfo],
+    findings: Sequence[StoredFinding] = (),
+) -> str:
+    """``items`` (newest first) and ``findings`` as the watchlist's Atom document; ``trials`` names
+    their trials."""
     feed = ET.Element(_tag("feed"))
     _sub(feed, "id", _feed_id(watchlist.name))
     _sub(feed, "title", f"trialwatch: {' '.join(str(watchlist.title or watchlist.name).split())}")
@@ -72,7 +110,14 @@ def build_feed(watchlist: Watchlist, items: list[StoredEvent], trials: dict[str,
     _sub(
         feed,
         "updated",
-        _timestamp(max((item.detected_at for item in items if item.detected_at), default=None)),
+        _timestamp(
+            max(
+                [item.detected_at for item in items if item.detected_at]
+                + [f.resolved_at or f.first_seen_at for f in findings],
+                key=_timestamp,
+                default=None,
+            )
+        ),
     )
     author = _sub(feed, "author")
     _sub(author, "name", "trialwatch")
@@ -112,6 +157,7 @@ def build_feed(watchlist: Watchlist, items: list[StoredEvent], trials: dict[str,
                 + (f" ({event.new_version_date})" if event.new_version_date else "")
             )
         _sub(entry, "summary", "\n".join(line for line in lines if line), type="text")
+    _finding_entries(feed, watchlist, findings, trials)
     return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
 
 

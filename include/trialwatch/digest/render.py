@@ -31,6 +31,7 @@ from trialwatch.events import (
     history_url,
     study_url,
 )
+from trialwatch.findings import Finding
 from trialwatch.records import TrialInfo
 from trialwatch.vocabulary import SEVERITY_COLORS, humanise, humanise_text, label, status_label
 
@@ -130,6 +131,32 @@ class HealthView:
 
 
 @dataclass
+class FindingLine:
+    """One finding as the digest shows it: new since the last digest, or resolved."""
+
+    nct_id: str
+    trial_title: str
+    title: str
+    detail: str
+    severity: str
+    category: str
+    rule: str
+    certainty: str
+    registry_link: str | None
+    trial_watch_link: str | None
+
+
+@dataclass
+class FindingsView:
+    new: list[FindingLine] = field(default_factory=list)
+    resolved: list[FindingLine] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.new) + len(self.resolved)
+
+
+@dataclass
 class DigestView:
     subject: str
     heading: str
@@ -142,6 +169,7 @@ class DigestView:
     generated_at: str
     summarised_count: int = 0
     trial_count: int = 0  # trials with changes, per section (summarised ones included)
+    findings: FindingsView | None = None  # new and resolved findings since the last digest
 
     @property
     def full_count(self) -> int:
@@ -451,9 +479,56 @@ def trial_views(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> l
     return views
 
 
-def subject_line(title: str, events: Sequence[ChangeEvent]) -> str:
+def subject_line(title: str, events: Sequence[ChangeEvent], findings: FindingsView | None = None) -> str:
     counts = ", ".join(f"{n} {severity}" for severity, n in severity_counts(events)) or "no changes"
+    if findings is not None and findings.count:
+        parts = (
+            [f"{len(findings.new)} new finding{'' if len(findings.new) == 1 else 's'}"]
+            if findings.new
+            else []
+        )
+        if findings.resolved:
+            parts.append(f"{len(findings.resolved)} resolved")
+        counts = ", ".join(parts) if not events else f"{counts}; {', '.join(parts)}"
     return f"[trialwatch] {' '.join(title.split())}: {counts}"
+
+
+def _trimmed_title(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _finding_line(finding: Finding, trials: dict[str, TrialInfo], ui_url: str | None) -> FindingLine:
+    info = trials.get(finding.nct_id)
+    return FindingLine(
+        nct_id=finding.nct_id,
+        trial_title=_trimmed_title(info.title if info else ""),
+        title=finding.title,
+        detail=" ".join(finding.detail.split()),
+        severity=finding.severity,
+        category=finding.category,
+        rule=finding.rule,
+        certainty=finding.certainty,
+        registry_link=registry_link(finding.url) if _valid_nct(finding.nct_id) else None,
+        trial_watch_link=_trial_watch_link(ui_url, finding.nct_id),
+    )
+
+
+def findings_view(
+    new: Sequence[Finding],
+    resolved: Sequence[Finding],
+    trials: dict[str, TrialInfo],
+    ui_url: str | None = None,
+) -> FindingsView | None:
+    """The digest's findings section (None when there is nothing to say), most severe first."""
+    if not new and not resolved:
+        return None
+
+    def lines(items: Sequence[Finding]) -> list[FindingLine]:
+        ordered = sorted(items, key=lambda f: (_severity_key(f.severity), f.nct_id, f.key))
+        return [_finding_line(f, trials, ui_url) for f in ordered]
+
+    return FindingsView(new=lines(new), resolved=lines(resolved))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -486,6 +561,7 @@ def render_text(view: DigestView) -> str:
 
 
 CSV_COLUMNS = (
+    "kind",  # "change", or "finding" (then "field" is the finding's title, "new" its state)
     "nct_id",
     "title",
     "category",
@@ -499,6 +575,8 @@ CSV_COLUMNS = (
     "detail",
     "versions",
     "compare_url",
+    "rule",
+    "certainty",
 )
 _FORMULA_START = ("=", "+", "@", "\t", "\r")
 
@@ -522,8 +600,13 @@ def _label_cell(value: Any, path: str) -> str:
     return ""
 
 
-def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> str:
-    """One row per event, in the digest's order (the csv module quotes as spreadsheets expect).
+def render_csv(
+    items: Sequence[StoredEvent],
+    trials: dict[str, TrialInfo],
+    findings: FindingsView | None = None,
+) -> str:
+    """One row per event, in the digest's order, then one per new or resolved finding (``kind``
+    says which a row is; the csv module quotes as spreadsheets expect).
 
     An aggregated event ("221 sites") is one row per member, the member's line in ``member`` and the
     event's shared columns repeated, so a spreadsheet can filter and count sites or outcomes.
@@ -538,6 +621,7 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
         if event.old_version is not None or event.new_version is not None:
             versions = f"{'' if event.old_version is None else event.old_version}→{'' if event.new_version is None else event.new_version}"
         row = {
+            "kind": "change",
             "nct_id": event.nct_id,
             "title": _csv_cell(info.title),
             "category": event.category,
@@ -554,6 +638,23 @@ def render_csv(items: Sequence[StoredEvent], trials: dict[str, TrialInfo]) -> st
         }
         for member in event.members or [""]:
             writer.writerow({**row, "member": _csv_cell(member)})
+    for state, lines in (("new", findings.new), ("resolved", findings.resolved)) if findings else ():
+        for line in lines:
+            writer.writerow(
+                {
+                    "kind": "finding",
+                    "nct_id": line.nct_id,
+                    "title": _csv_cell(line.trial_title),
+                    "category": line.category,
+                    "field": _csv_cell(line.title),
+                    "new": state,
+                    "severity": line.severity,
+                    "detail": _csv_cell(line.detail),
+                    "compare_url": line.registry_link or "",
+                    "rule": _csv_cell(line.rule),
+                    "certainty": line.certainty,
+                }
+            )
     return buffer.getvalue()
 
 
@@ -612,6 +713,7 @@ def digest_view(
     full_changes: int | None = None,
     summary_rows: int | None = None,
     ui_url: str | None = None,
+    findings: FindingsView | None = None,
 ) -> DigestView:
     """The whole digest: ``sections`` pairs a watchlist (duck-typed: name, title, description) with its events.
 
@@ -655,7 +757,7 @@ def digest_view(
             )
         )
     return DigestView(
-        subject=subject_line(heading, all_events),
+        subject=subject_line(heading, all_events, findings),
         heading=" ".join(heading.split()),
         period_label=period_label,
         sections=section_views,
@@ -666,6 +768,7 @@ def digest_view(
         generated_at=generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         summarised_count=summarised_total,
         trial_count=sum(len({item.event.nct_id for item in items}) for _, items in sections),
+        findings=findings,
     )
 
 
@@ -679,6 +782,7 @@ def fitted_digest(
     generated_at: datetime,
     ui_url: str | None = None,
     budget: int = HTML_BUDGET_BYTES,
+    findings: FindingsView | None = None,
 ) -> tuple[DigestView, str]:
     """The digest view and its HTML, within ``budget`` bytes: fewer changes in full until it fits.
 
@@ -693,6 +797,7 @@ def fitted_digest(
         "period_label": period_label,
         "generated_at": generated_at,
         "ui_url": ui_url,
+        "findings": findings,
     }
     total = sum(len(items) for _, items in sections)
     full, rows = (None, None) if total <= FULL_CHANGES else (FULL_CHANGES, SUMMARY_ROWS)

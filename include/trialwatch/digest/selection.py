@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 
 from trialwatch.diff import LEFT_QUERY_PATH
 from trialwatch.events import SEVERITIES, StoredEvent, at_least
+from trialwatch.findings import Finding
 from trialwatch.store import digests as stored
+from trialwatch.store import findings as stored_findings
 from trialwatch.store import outbox
 from trialwatch.store.digests import SyncRunFacts
+from trialwatch.store.findings import StoredFinding
 from trialwatch.watchlists import Watchlist
 
 from .render import HealthView
@@ -162,3 +165,48 @@ def pipeline_health(
     """``health_view`` of the store's latest sync runs."""
     last, success = stored.latest_sync_runs(session)
     return health_view(last, success, watched, extra_notes)
+
+
+def pending_findings(
+    session: Session, watchlist: Watchlist, recipient: str, finding_high_water: int, now: datetime
+) -> tuple[list[Finding], list[Finding]]:
+    """(new, resolved): the findings on the watchlist's trials that this recipient has not heard of,
+    opened or resolved by sync runs up to ``finding_high_water``, of the watchlist's finding codes,
+    categories and severity floor. Without a digest yet, those of the last cadence period."""
+    if not watchlist.findings:
+        return [], []
+    after = outbox.finding_cursor(session, watchlist.name, recipient)
+    since = (
+        None if after is not None else now - FIRST_DIGEST_LOOKBACK.get(watchlist.cadence, timedelta(days=1))
+    )
+    opened, resolved = stored_findings.changed_findings(
+        session, watched_ids(session, [watchlist]), after_run=after, up_to_run=finding_high_water, since=since
+    )
+
+    def wanted(finding: Finding) -> bool:
+        return (
+            finding.code in watchlist.findings
+            and at_least(finding.severity, watchlist.min_severity)
+            and (not watchlist.categories or finding.category in watchlist.categories)
+        )
+
+    return [s.finding for s in opened if wanted(s.finding)], [
+        s.finding for s in resolved if wanted(s.finding)
+    ]
+
+
+def reported_finding(watchlist: Watchlist, finding: Finding) -> bool:
+    """Whether the watchlist reports this finding: its codes, severity floor and categories."""
+    return (
+        finding.code in watchlist.findings
+        and at_least(finding.severity, watchlist.min_severity)
+        and (not watchlist.categories or finding.category in watchlist.categories)
+    )
+
+
+def feed_findings(session: Session, watchlist: Watchlist, *, limit: int) -> list[StoredFinding]:
+    """The watchlist's most recently opened findings that it reports, open or resolved since."""
+    if not watchlist.findings:
+        return []
+    found = stored_findings.latest_findings(session, watched_ids(session, [watchlist]), limit=limit)
+    return [item for item in found if reported_finding(watchlist, item.finding)]

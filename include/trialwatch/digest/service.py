@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trialwatch.events import at_least
+from trialwatch.findings import Finding
 from trialwatch.store import digests as stored
+from trialwatch.store import findings as stored_findings
 from trialwatch.store import outbox
 from trialwatch.store.db import Store
 from trialwatch.watchlists import Watchlist
@@ -36,11 +38,13 @@ from trialwatch.watchlists import Watchlist
 from .compose import PlannedDigest, Section, compose
 from .feed import atom_feed
 from .message import message_id_for, sanitise_header
+from .render import findings_view
 from .selection import (
     check_recipient,
     combined_group,
     find_watchlist,
     pending,
+    pending_findings,
     period_key,
     pipeline_health,
     watched_ids,
@@ -86,20 +90,42 @@ def _render(
     notes: Sequence[str],
     sender: str,
     ui_url: str | None = None,
+    findings: tuple[list[Finding], list[Finding]] = ([], []),
+    finding_high_water: int | None = None,
 ) -> PlannedDigest:
     items = [item for _, items in sections for item in items]
+    new, resolved = findings
+    trial_ids = {item.event.nct_id for item in items} | {f.nct_id for f in (*new, *resolved)}
+    trials = stored.trial_info(session, trial_ids)
     return compose(
         key=key,
         period=period,
         recipient=recipient,
         sections=sections,
-        trials=stored.trial_info(session, {item.event.nct_id for item in items}),
+        trials=trials,
         health=pipeline_health(session, watched_ids(session, [w for w, _ in sections]), notes),
         high_water=high_water,
         now=now,
         sender=sender,
         ui_url=ui_url,
+        findings=findings_view(new, resolved, trials, ui_url),
+        finding_high_water=finding_high_water,
     )
+
+
+def _group_findings(
+    session: Session, group: Sequence[Watchlist], recipient: str, finding_high_water: int, now: datetime
+) -> tuple[list[Finding], list[Finding]]:
+    """The pending findings of every watchlist in the group, each finding once."""
+    new: dict[str, Finding] = {}
+    resolved: dict[str, Finding] = {}
+    for watchlist in group:
+        opened, closed = pending_findings(session, watchlist, recipient, finding_high_water, now)
+        for finding in opened:
+            new.setdefault(finding.key, finding)
+        for finding in closed:
+            resolved.setdefault(finding.key, finding)
+    return list(new.values()), list(resolved.values())
 
 
 def _plan(
@@ -114,6 +140,7 @@ def _plan(
     sender: str,
     ui_url: str | None = None,
     skip_if_period_done: bool,
+    finding_high_water: int = 0,
 ) -> tuple[PlannedDigest | None, int | None]:
     """The digest this recipient should get now, or the id of the existing row that already stands for it."""
     own = pending(session, target, recipient, high_water, now)
@@ -134,6 +161,8 @@ def _plan(
             notes=notes,
             sender=sender,
             ui_url=ui_url,
+            findings=_group_findings(session, [target], recipient, finding_high_water, now),
+            finding_high_water=finding_high_water,
         )
         return planned, None
 
@@ -149,9 +178,12 @@ def _plan(
         else [(w, own if w is target else pending(session, w, recipient, high_water, now)) for w in group]
     )
     sections = [(w, items) for w, items in sections if items]
-    if not sections:
+    findings = _group_findings(session, group, recipient, finding_high_water, now)
+    if not sections and not any(findings):
         covering = outbox.latest_covering(session, target.name, recipient, high_water)
         return None, covering
+    if not sections:  # findings only: the digest still carries the watchlist's heading
+        sections = [(target, [])] if group == [target] else [(w, []) for w in group]
     planned = _render(
         session,
         key=key,
@@ -163,6 +195,8 @@ def _plan(
         notes=notes,
         sender=sender,
         ui_url=ui_url,
+        findings=findings,
+        finding_high_water=finding_high_water,
     )
     return planned, None
 
@@ -189,6 +223,7 @@ def prepare_digests(
     ids: list[int] = []
     with store.session() as session:
         high_water = stored.settled_high_water(session)
+        finding_high_water = stored_findings.findings_high_water(session)
         for recipient in recipients:
             planned, existing = _plan(
                 session,
@@ -201,6 +236,7 @@ def prepare_digests(
                 sender=sender,
                 ui_url=ui_url,
                 skip_if_period_done=True,
+                finding_high_water=finding_high_water,
             )
             if existing is not None:
                 ids.append(existing)
@@ -217,14 +253,16 @@ def prepare_digests(
                 first_event_id=planned.first_event_id,
                 last_event_id=planned.last_event_id,
                 event_count=planned.event_count,
+                last_finding_run_id=planned.last_finding_run_id,
             )
             ids.append(outbox.queue(session, queued, now))
             log.info(
-                "queued digest %s %s for %s (%d events)",
+                "queued digest %s %s for %s (%d events, %d findings)",
                 planned.key,
                 planned.period_key,
                 recipient,
                 planned.event_count,
+                planned.finding_count,
             )
     return list(dict.fromkeys(ids))
 
@@ -331,6 +369,7 @@ def preview(
     out_dir.mkdir(parents=True, exist_ok=True)
     with store.session() as session:
         high_water = stored.high_water(session)
+        finding_high_water = stored_findings.findings_high_water(session)
         planned, _ = _plan(
             session,
             target,
@@ -342,6 +381,7 @@ def preview(
             sender=sender,
             ui_url=ui_url,
             skip_if_period_done=False,
+            finding_high_water=finding_high_water,
         )
         if planned is None:
             planned = _render(

@@ -7,6 +7,8 @@
 - ``sync_runs`` records each sync: what was fetched, what failed and why (pipeline health).
 - ``sync_lease`` names the one sync run allowed to write now (see ``store.lease``).
 - ``digest_outbox`` holds rendered digests, one row per watchlist, period and recipient.
+- ``findings`` are what is wrong with watched records (``trialwatch.findings``), opened and resolved
+  by sync runs.
 """
 
 from __future__ import annotations
@@ -229,6 +231,8 @@ class DigestOutbox(Base):
     first_event_id: Mapped[int | None] = mapped_column(Integer)
     last_event_id: Mapped[int | None] = mapped_column(Integer)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The highest sync run whose findings this digest covers (the findings cursor; None: none covered).
+    last_finding_run_id: Mapped[int | None] = mapped_column(Integer)
     # The full RFC 5322 message as rendered, so a retry sends the same bytes and the UI can show it.
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -247,3 +251,36 @@ class FeedToken(Base):
     watchlist: Mapped[str] = mapped_column(String(100), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FindingRow(Base):
+    """One finding from its first sync to the sync that no longer saw it (``resolved_run_id``)."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    nct_id: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(Text)
+    certainty: Mapped[str] = mapped_column(String(10))
+    evidence: Mapped[dict] = mapped_column(JSON)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_run_id: Mapped[int] = mapped_column(Integer)
+    resolved_run_id: Mapped[int | None] = mapped_column(Integer)
+    # The key while open, None once resolved: unique, so a finding is open at most once; one that
+    # comes back after it was resolved gets a new row.
+    open_key: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_findings_nct", "nct_id"),
+        Index("ix_findings_opened_run", "opened_run_id"),
+        Index("ix_findings_resolved_run", "resolved_run_id"),
+        Index("uq_findings_open_key", "open_key", unique=True),
+    )

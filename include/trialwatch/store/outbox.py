@@ -51,6 +51,16 @@ def cursor(session: Session, watchlist: str, recipient: str) -> int | None:
     return max(ids) if ids else None
 
 
+def finding_cursor(session: Session, watchlist: str, recipient: str) -> int | None:
+    """Highest sync run whose findings a digest of this watchlist already covered for this recipient."""
+    runs = [
+        row.last_finding_run_id
+        for row in _rows_including(session, watchlist, recipient)
+        if row.last_finding_run_id is not None
+    ]
+    return max(runs) if runs else None
+
+
 def latest_covering(session: Session, watchlist: str, recipient: str, high_water: int) -> int | None:
     """Id of the newest digest for this recipient that already covers every event up to ``high_water``."""
     ids = [
@@ -90,6 +100,7 @@ class NewDigest:
     first_event_id: int | None
     last_event_id: int
     event_count: int
+    last_finding_run_id: int | None = None
 
 
 def queue(session: Session, digest: NewDigest, now: datetime) -> int:
@@ -105,6 +116,7 @@ def queue(session: Session, digest: NewDigest, now: datetime) -> int:
         first_event_id=digest.first_event_id,
         last_event_id=digest.last_event_id,
         event_count=digest.event_count,
+        last_finding_run_id=digest.last_finding_run_id,
         message=digest.message,
         created_at=now,
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
+from trialwatch.store.findings import has_open_finding
 from trialwatch.store.models import (
     ChangeEventRow,
     DigestOutbox,
@@ -282,13 +283,18 @@ def overview(
     sort: str = "last_change",
     descending: bool = True,
     watchlist: str | None = None,
+    finding: str | None = None,
 ) -> Page[OverviewRow]:
-    """One page of (watchlist, trial) rows with each trial's current state and last change."""
+    """One page of (watchlist, trial) rows with each trial's current state and last change; with
+    ``finding``, only trials with an open finding of that code ("any": of any code)."""
     if sort not in OVERVIEW_SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {sorted(OVERVIEW_SORTS)}")
     condition = WatchlistTrial.left_at.is_(None)
     if watchlist:
         condition = and_(condition, WatchlistTrial.watchlist == watchlist)
+    if finding:
+        code = None if finding == "any" else finding
+        condition = and_(condition, has_open_finding(WatchlistTrial.nct_id, code))
     total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(condition)) or 0
     query: Select[Any] = (
         select(WatchlistTrial.watchlist, WatchlistTrial.via, Study, _CURRENT_POSTED)

@@ -1,0 +1,317 @@
+"""The store's side of findings: the records to evaluate, the open findings, their lifecycle, and the
+selections the digest, the feed and Trial Watch show.
+
+A finding row is opened by the sync run that first saw it and resolved by the first run that no
+longer did; ``open_key`` (unique) keeps one open row per key. The digest reports a finding as new
+when its opening run, and as resolved when its resolving run, lies after the recipient's findings
+cursor (the highest run a previous digest covered), so each is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from trialwatch.findings import Finding
+from trialwatch.records import ENROLLMENT_UNKNOWN
+from trialwatch.store.models import FindingRow, Study, StudyVersion, SyncRun, WatchlistTrial
+
+IN_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding as stored: the finding, when it opened and resolved, and the runs that did it."""
+
+    finding: Finding
+    id: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    opened_run_id: int
+    resolved_run_id: int | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_run_id is None
+
+
+def _finding(row: FindingRow) -> Finding:
+    return Finding(
+        code=row.code,
+        nct_id=row.nct_id,
+        title=row.title,
+        detail=row.detail,
+        category=row.category,
+        severity=row.severity,
+        rule=row.rule,
+        certainty=row.certainty,
+        evidence=dict(row.evidence or {}),
+        key=row.key,
+    )
+
+
+def _stored(row: FindingRow) -> StoredFinding:
+    return StoredFinding(
+        finding=_finding(row),
+        id=row.id,
+        first_seen_at=row.first_seen_at,
+        last_seen_at=row.last_seen_at,
+        resolved_at=row.resolved_at,
+        opened_run_id=row.opened_run_id,
+        resolved_run_id=row.resolved_run_id,
+    )
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
+
+
+def run_date(session: Session, run_id: int) -> date:
+    """The date a run's records stand on: its registry data build's, else the day it started."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id}")
+    if run.data_timestamp:
+        return date.fromisoformat(run.data_timestamp[:10])
+    return _aware(run.started_at).date()
+
+
+def run_is_running(session: Session, run_id: int) -> bool:
+    run = session.get(SyncRun, run_id)
+    return run is not None and run.status == "running"
+
+
+def watched_trial_ids(session: Session) -> list[str]:
+    """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version."""
+    query = (
+        select(Study.nct_id)
+        .join(WatchlistTrial, WatchlistTrial.nct_id == Study.nct_id)
+        .where(
+            WatchlistTrial.left_at.is_(None),
+            Study.gone_at.is_(None),
+            Study.alias_of.is_(None),
+            Study.current_version_id.is_not(None),
+        )
+        .distinct()
+        .order_by(Study.nct_id)
+    )
+    return list(session.scalars(query))
+
+
+def current_records(session: Session, nct_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The raw JSON of each trial's current version."""
+    query = (
+        select(Study.nct_id, StudyVersion.raw_json)
+        .join(StudyVersion, StudyVersion.id == Study.current_version_id)
+        .where(Study.nct_id.in_(tuple(nct_ids)))
+    )
+    return {nct_id: raw for nct_id, raw in session.execute(query)}
+
+
+def _estimated_count(raw: Any) -> int | None:
+    try:
+        info = raw["protocolSection"]["designModule"]["enrollmentInfo"]
+    except (KeyError, TypeError):
+        return None
+    count = info.get("count") if isinstance(info, dict) else None
+    if info.get("type") != "ESTIMATED" or isinstance(count, bool) or not isinstance(count, int):
+        return None
+    return None if count in (0, ENROLLMENT_UNKNOWN) else count
+
+
+def previous_anticipated(session: Session, nct_ids: Sequence[str]) -> dict[str, int]:
+    """The last ESTIMATED enrollment among each trial's earlier versions (before the current one).
+
+    Only asked for trials whose current enrollment is ACTUAL: that is when the check compares.
+    """
+    wanted = list(
+        session.scalars(
+            select(Study.nct_id).where(Study.nct_id.in_(tuple(nct_ids)), Study.enrollment_type == "ACTUAL")
+        )
+    )
+    found: dict[str, int] = {}
+    if not wanted:
+        return found
+    query = (
+        select(StudyVersion.nct_id, StudyVersion.raw_json)
+        .join(Study, Study.nct_id == StudyVersion.nct_id)
+        .where(StudyVersion.nct_id.in_(tuple(wanted)), StudyVersion.id != Study.current_version_id)
+        .order_by(StudyVersion.nct_id, StudyVersion.id)
+    )
+    for nct_id, raw in session.execute(query):
+        count = _estimated_count(raw)
+        if count is not None:
+            found[nct_id] = count  # later versions overwrite earlier ones: the last one wins
+    return found
+
+
+def open_findings(session: Session, nct_ids: Sequence[str]) -> dict[str, list[Finding]]:
+    """The open findings of these trials, by trial."""
+    found: dict[str, list[Finding]] = {}
+    query = select(FindingRow).where(FindingRow.nct_id.in_(tuple(nct_ids)), FindingRow.open_key.is_not(None))
+    for row in session.scalars(query.order_by(FindingRow.id)):
+        found.setdefault(row.nct_id, []).append(_finding(row))
+    return found
+
+
+def record_findings(
+    session: Session,
+    *,
+    run_id: int,
+    now: datetime,
+    new: Sequence[Finding],
+    still_open: Sequence[Finding],
+    resolved: Sequence[Finding],
+) -> None:
+    """Open the new findings, refresh the ones still open (their detail moves on), resolve the rest."""
+    for finding in new:
+        session.add(
+            FindingRow(
+                key=finding.key,
+                nct_id=finding.nct_id,
+                code=finding.code,
+                category=finding.category,
+                severity=finding.severity,
+                title=finding.title,
+                detail=finding.detail,
+                rule=finding.rule,
+                certainty=finding.certainty,
+                evidence=finding.evidence,
+                first_seen_at=now,
+                last_seen_at=now,
+                opened_run_id=run_id,
+                open_key=finding.key,
+            )
+        )
+    for finding in still_open:
+        session.execute(
+            update(FindingRow)
+            .where(FindingRow.open_key == finding.key)
+            .values(
+                severity=finding.severity,
+                title=finding.title,
+                detail=finding.detail,
+                rule=finding.rule,
+                certainty=finding.certainty,
+                evidence=finding.evidence,
+                last_seen_at=now,
+            )
+        )
+    keys = [finding.key for finding in resolved]
+    for start in range(0, len(keys), IN_CHUNK):
+        session.execute(
+            update(FindingRow)
+            .where(FindingRow.open_key.in_(keys[start : start + IN_CHUNK]))
+            .values(resolved_at=now, resolved_run_id=run_id, open_key=None)
+        )
+    session.flush()
+
+
+def findings_high_water(session: Session) -> int:
+    """The highest sync run that opened or resolved a finding (0 when none has)."""
+    opened = session.scalar(select(func.max(FindingRow.opened_run_id))) or 0
+    resolved = session.scalar(select(func.max(FindingRow.resolved_run_id))) or 0
+    return max(opened, resolved)
+
+
+def _within(
+    run_id: int, at: datetime | None, after_run: int | None, up_to_run: int, since: datetime | None
+) -> bool:
+    if run_id > up_to_run:
+        return False
+    if after_run is not None:
+        return run_id > after_run
+    return since is None or (at is not None and _aware(at) >= _aware(since))
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they are stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def changed_findings(
+    session: Session,
+    nct_ids: Collection[str],
+    *,
+    after_run: int | None,
+    up_to_run: int,
+    since: datetime | None = None,
+) -> tuple[list[StoredFinding], list[StoredFinding]]:
+    """(opened, resolved): findings of these trials opened, resolved, in runs (after_run, up_to_run]
+    (or, with no cursor, since ``since``). A finding opened and resolved in the window is only resolved."""
+    opened: list[StoredFinding] = []
+    resolved: list[StoredFinding] = []
+    for chunk in _chunks(nct_ids):
+        opened_in = FindingRow.opened_run_id <= up_to_run
+        resolved_in = FindingRow.resolved_run_id <= up_to_run
+        if after_run is not None:
+            opened_in = opened_in & (FindingRow.opened_run_id > after_run)
+            resolved_in = resolved_in & (FindingRow.resolved_run_id > after_run)
+        elif since is not None:
+            opened_in = opened_in & (FindingRow.first_seen_at >= since)
+            resolved_in = resolved_in & (FindingRow.resolved_at >= since)
+        query = select(FindingRow).where(FindingRow.nct_id.in_(chunk), or_(opened_in, resolved_in))
+        for row in session.scalars(query.order_by(FindingRow.id)):
+            if row.resolved_run_id is not None and _within(
+                row.resolved_run_id, row.resolved_at, after_run, up_to_run, since
+            ):
+                resolved.append(_stored(row))
+            elif _within(row.opened_run_id, row.first_seen_at, after_run, up_to_run, since):
+                opened.append(_stored(row))
+    return opened, resolved
+
+
+def trial_findings(session: Session, nct_id: str, *, resolved_limit: int = 10) -> list[StoredFinding]:
+    """A trial's open findings (newest first), then its ``resolved_limit`` most recently resolved."""
+    rows = session.scalars(
+        select(FindingRow)
+        .where(FindingRow.nct_id == nct_id, FindingRow.open_key.is_not(None))
+        .order_by(FindingRow.id.desc())
+    )
+    resolved = session.scalars(
+        select(FindingRow)
+        .where(FindingRow.nct_id == nct_id, FindingRow.open_key.is_(None))
+        .order_by(FindingRow.resolved_run_id.desc(), FindingRow.id.desc())
+        .limit(resolved_limit)
+    )
+    return [_stored(row) for row in [*rows, *resolved]]
+
+
+def has_open_finding(nct_id_column: Any, code: str | None) -> Any:
+    """A condition for other queries: the trial has an open finding (of ``code``, if given)."""
+    condition = (FindingRow.nct_id == nct_id_column) & FindingRow.open_key.is_not(None)
+    if code is not None:
+        condition = condition & (FindingRow.code == code)
+    return exists().where(condition)
+
+
+def open_finding_counts(session: Session, nct_ids: Collection[str]) -> dict[str, dict[str, int]]:
+    """Per trial, the count of open findings by code."""
+    counts: dict[str, dict[str, int]] = {}
+    for chunk in _chunks(nct_ids):
+        query = (
+            select(FindingRow.nct_id, FindingRow.code, func.count())
+            .where(FindingRow.nct_id.in_(chunk), FindingRow.open_key.is_not(None))
+            .group_by(FindingRow.nct_id, FindingRow.code)
+        )
+        for nct_id, code, count in session.execute(query):
+            counts.setdefault(nct_id, {})[code] = count
+    return counts
+
+
+def latest_findings(session: Session, nct_ids: Collection[str], *, limit: int) -> list[StoredFinding]:
+    """The ``limit`` findings of these trials opened most recently (open or resolved since)."""
+    rows: list[FindingRow] = []
+    for chunk in _chunks(nct_ids):
+        query = select(FindingRow).where(FindingRow.nct_id.in_(chunk)).order_by(FindingRow.id.desc())
+        rows.extend(session.scalars(query.limit(limit)))
+    rows.sort(key=lambda row: row.id, reverse=True)
+    return [_stored(row) for row in rows[:limit]]

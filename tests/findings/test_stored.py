@@ -1,0 +1,141 @@
+"""Findings stored by the sync: opened once, refreshed while open, resolved once, per run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from trialwatch.pipeline import run_sync
+from trialwatch.registry.client import CtgovClient
+from trialwatch.replay.server import ReplayRegistry, ReplayServer
+from trialwatch.store import Store
+from trialwatch.store import findings as stored
+from trialwatch.store.models import FindingRow, SyncRun
+from trialwatch.watchlists import Watchlist
+
+from .replay_days import write_timeline
+
+
+@pytest.fixture
+def days(tmp_path: Path) -> Iterator[ReplayServer]:
+    with ReplayServer(ReplayRegistry(write_timeline(tmp_path / "replay")), day=1) as server:
+        yield server
+
+
+def _watchlist(tmp_path: Path) -> Watchlist:
+    return Watchlist(name="t", path=tmp_path / "t.yaml", title="t", nct_ids=("NCT03418623", "NCT04327037"))
+
+
+def _rows(store: Store) -> list[FindingRow]:
+    with store.session() as session:
+        return list(session.scalars(select(FindingRow).order_by(FindingRow.id)))
+
+
+def _sync(store: Store, server: ReplayServer, day: int, watchlist: Watchlist) -> int:
+    server.set_day(day)
+    client = CtgovClient(server.base_url, min_interval=0, max_retries=1, backoff_base=0)
+    return run_sync(store, client, [watchlist]).run_id
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
+
+
+def test_findings_open_on_the_run_that_sees_them_and_resolve_once(
+    any_store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    store = any_store
+    watchlist = _watchlist(tmp_path)
+    run1 = _sync(store, days, 1, watchlist)
+    assert _rows(store) == []  # 2021-03-01: results not yet due, the seed trial still on plan
+
+    run2 = _sync(store, days, 2, watchlist)
+    opened = {(r.key, r.opened_run_id, r.resolved_run_id) for r in _rows(store)}
+    assert opened == {
+        ("NCT03418623/results_overdue", run2, None),
+        ("NCT04327037/status_past_completion", run2, None),
+        ("NCT04327037/verification_stale", run2, None),
+    }
+    overdue = next(r for r in _rows(store) if r.code == "results_overdue")
+    assert overdue.evidence["results_due"] == "2021-03-13"
+    assert overdue.first_seen_at == overdue.last_seen_at
+
+    run3 = _sync(store, days, 3, watchlist)
+    rows = {r.key: r for r in _rows(store)}
+    assert len(rows) == 3  # resolved rows are kept, none added
+    assert rows["NCT04327037/status_past_completion"].resolved_run_id == run3
+    assert rows["NCT04327037/verification_stale"].resolved_run_id == run3
+    assert rows["NCT04327037/verification_stale"].open_key is None
+    still = rows["NCT03418623/results_overdue"]
+    assert (still.resolved_run_id, still.open_key) == (None, "NCT03418623/results_overdue")
+    assert still.last_seen_at > still.first_seen_at
+
+    run4 = _sync(store, days, 4, watchlist)
+    assert {(r.key, r.opened_run_id, r.resolved_run_id) for r in _rows(store)} == {
+        ("NCT03418623/results_overdue", run2, None),
+        ("NCT04327037/status_past_completion", run2, run3),
+        ("NCT04327037/verification_stale", run2, run3),
+    }
+    with store.session() as session:
+        assert stored.changed_findings(
+            session, {"NCT03418623", "NCT04327037"}, after_run=run3, up_to_run=run4
+        ) == (
+            [],
+            [],
+        )
+        opened_in, resolved_in = stored.changed_findings(
+            session, {"NCT03418623", "NCT04327037"}, after_run=run1, up_to_run=run3
+        )
+    # Opened and resolved within the window: reported as resolved only.
+    assert [f.finding.key for f in opened_in] == ["NCT03418623/results_overdue"]
+    assert sorted(f.finding.key for f in resolved_in) == [
+        "NCT04327037/status_past_completion",
+        "NCT04327037/verification_stale",
+    ]
+
+
+def test_the_run_date_is_the_registry_build_not_the_wall_clock(
+    store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    run2 = _sync(store, days, 2, _watchlist(tmp_path))
+    with store.session() as session:
+        assert str(stored.run_date(session, run2)) == "2024-10-01"
+    detail = next(r.detail for r in _rows(store) if r.code == "results_overdue")
+    # Due 2021-03-13; on 2024-10-01 that is 3 years 6 months ago (the wall clock would say more).
+    assert "due by 2021-03-13, 3 years 6 months ago" in detail
+
+
+def test_a_record_no_check_can_read_keeps_its_findings_and_is_noted(
+    store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path)
+    _sync(store, days, 2, watchlist)
+    with store.session() as session:
+        version = session.execute(
+            select(FindingRow.nct_id).where(FindingRow.code == "results_overdue")
+        ).scalar_one()
+        from trialwatch.store.models import Study, StudyVersion
+
+        study = session.get(Study, version)
+        assert study is not None
+        row = session.get(StudyVersion, study.current_version_id)
+        assert row is not None
+        raw = dict(row.raw_json)
+        status = dict(raw["protocolSection"]["statusModule"])
+        status["startDateStruct"] = {"date": "2018-13-01", "type": "ACTUAL"}
+        raw["protocolSection"] = {**raw["protocolSection"], "statusModule": status}
+        row.raw_json = raw
+    run3 = _sync(store, days, 3, watchlist)
+    overdue = next(r for r in _rows(store) if r.code == "results_overdue")
+    assert overdue.resolved_run_id is None
+    with store.session() as session:
+        run = session.get(SyncRun, run3)
+        assert run is not None
+        assert any(
+            note.startswith("findings not evaluated for NCT03418623: NCT03418623: ")
+            and "'2018-13-01' is not a registry date" in note
+            for note in run.notes
+        )
