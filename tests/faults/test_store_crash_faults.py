@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ from sqlalchemy import event, func, select, text
 from trialwatch.pipeline import SyncBusy, run_sync
 from trialwatch.registry.client import CtgovClient
 from trialwatch.replay.server import ReplayServer
-from trialwatch.store import Store, lease
+from trialwatch.store import Store
 from trialwatch.store.errors import StoreError
-from trialwatch.store.models import ChangeEventRow, Study, StudyVersion
+from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncLease
 from trialwatch.watchlists import load_watchlists
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,12 +127,17 @@ def test_kill_9_in_the_middle_of_a_write_leaves_no_partial_rows_and_a_rerun_comp
         with store.engine.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
-    # The killed sync still holds the store's sync lease: a rerun now is refused and stores nothing;
-    # once the lease has expired the rerun takes it over, closes the dead run and completes.
+    # The killed sync still holds the store's sync lease: a rerun before it expires is refused and
+    # stores nothing; after, the rerun takes it over, closes the dead run and completes. The times are
+    # read from the lease row: the killed child wrote it with its own clock.
+    with store.engine.connect() as conn:
+        expires_at = conn.execute(select(SyncLease.expires_at)).scalar_one()
+    expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+    time_machine.move_to(expires_at - timedelta(minutes=1), tick=False)
     with pytest.raises(SyncBusy, match="holds the store's sync lease"):
         run_sync(store, _client(replay), watchlists)
     assert _counts(store) == after_day_one
-    time_machine.move_to(datetime.now(UTC) + lease.DEFAULT_TTL + timedelta(minutes=1), tick=True)
+    time_machine.move_to(expires_at + timedelta(minutes=1), tick=True)
     run_sync(store, _client(replay), watchlists)
     assert _counts(store) == expected
 
