@@ -67,6 +67,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_ui_overview.py
 	$(BIN)/python benchmarks/bench_digest.py
 	$(BIN)/python benchmarks/bench_sync.py
+	$(BIN)/python benchmarks/bench_airflow.py
 
 ## ruff, then the import contracts in pyproject.toml (layers, no cycles; see docs/design.md).
 lint: setup
