@@ -189,8 +189,11 @@ CRITERIA_PATH = "protocolSection.eligibilityModule.eligibilityCriteria"
 
 # Structures the registry adds or drops with their default value: their appearing or disappearing is
 # bookkeeping, not an edit, so the canonical form leaves them out when they hold exactly this value.
+# A phase of "NA" (not applicable) says what no phase says: the registry printed it for observational
+# studies until 2018 and dropped it then, with no edit by the sponsor.
 DEFAULT_VALUES: dict[str, Any] = {
     "protocolSection.statusModule.expandedAccessInfo": {"hasExpandedAccess": False},
+    "protocolSection.designModule.phases": ["NA"],
 }
 
 SITES_PATH = "protocolSection.contactsLocationsModule.locations"

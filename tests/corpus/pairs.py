@@ -19,7 +19,10 @@ from typing import Any
 
 from trialwatch import records
 
+from .legacy_xml import to_api_v2
+
 SAMPLES = Path(records.__file__).resolve().parent / "replay" / "data" / "samples"
+REAL = Path(__file__).resolve().parent / "real"  # registry captures at two dates (SOURCES.md)
 
 Study = dict[str, Any]
 Expected = tuple[tuple[str, str, int | None], ...]
@@ -135,6 +138,18 @@ def real_two_pages(nct_id: str) -> Callable[[], tuple[Study, Study]]:
         return (
             study("biomcp_search_phelan_limit5_20260811.json", nct_id),
             study("biomcp_search_phelan_limit50_20260811.json", nct_id),
+        )
+
+    return build
+
+
+def real_classic_xml(old: str, new: str) -> Callable[[], tuple[Study, Study]]:
+    """Two classic-XML downloads of one record, both through the same converter (legacy_xml.py)."""
+
+    def build() -> tuple[Study, Study]:
+        return (
+            to_api_v2((REAL / old).read_text(encoding="utf-8")),
+            to_api_v2((REAL / new).read_text(encoding="utf-8")),
         )
 
     return build
@@ -655,6 +670,40 @@ PAIRS: tuple[Pair, ...] = (
         "one query fetched with two page sizes",
         real_two_pages("NCT01525901"),
         (),
+    ),
+    # real pairs: classic XML downloaded by the registry on two dates (tests/corpus/real)
+    Pair(
+        "nct00513591-xml-2017-10-to-2018-05",
+        R,
+        ("NCT00513591__2017-10-20.xml", "NCT00513591__2018-05-11.xml"),
+        "same version (last update 2017-06-16); the registry dropped phase N/A and old date names",
+        real_classic_xml("NCT00513591__2017-10-20.xml", "NCT00513591__2018-05-11.xml"),
+        (),
+    ),
+    Pair(
+        "nct02903849-xml-2017-10-to-2018-05",
+        R,
+        ("NCT02903849__2017-10-20.xml", "NCT02903849__2018-05-11.xml"),
+        "same version (last update 2017-05-09); quotes escaped as &quot;, old date names dropped",
+        real_classic_xml("NCT02903849__2017-10-20.xml", "NCT02903849__2018-05-11.xml"),
+        (),
+    ),
+    Pair(
+        "nct02591810-xml-withdrawn",
+        R,
+        ("NCT02591810__2017-01-30.xml", "NCT02591810__2018-05-11.xml"),
+        "not yet recruiting → withdrawn; actual dates (start 1 month, primary completion 10, completion 13"
+        " months earlier), enrollment 100 estimated → 0 actual, both central contacts gone; texts rewrapped,"
+        " masking in the 2017 vocabulary",
+        real_classic_xml("NCT02591810__2017-01-30.xml", "NCT02591810__2018-05-11.xml"),
+        (
+            ("status", "critical", 1),
+            ("dates", "minor", 1),
+            ("dates", "major", 1),
+            ("dates", "major", 1),
+            ("enrollment", "major", 1),
+            ("contacts", "minor", 2),
+        ),
     ),
     # noise only, rebuilt
     Pair(

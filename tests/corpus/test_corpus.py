@@ -26,6 +26,8 @@ def test_the_corpus_is_big_enough_and_labelled() -> None:
     assert sum(pair.noise_only for pair in PAIRS) >= 5
     assert {pair.origin for pair in PAIRS} <= {"real", "real-derived"}
     assert len({pair.name for pair in PAIRS}) == len(PAIRS)
+    real = [pair for pair in PAIRS if pair.origin == "real"]
+    assert len(real) >= 9 and sum(pair.noise_only for pair in real) >= 8
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[pair.name for pair in PAIRS])

@@ -81,6 +81,25 @@ def test_expanded_access_that_is_not_the_default_is_still_a_change() -> None:
     ]
 
 
+def test_a_not_applicable_phase_is_no_phase() -> None:
+    study = load(PARIS)
+    assert "phases" not in protocol(study)["designModule"]
+    stated = copy.deepcopy(study)
+    protocol(stated)["designModule"]["phases"] = ["NA"]
+    assert records.content_hash(stated) == records.content_hash(study)
+    assert diff_studies(stated, study) == [] == diff_studies(study, stated)
+
+
+def test_a_real_phase_after_not_applicable_is_still_a_change() -> None:
+    study = load(PARIS)
+    protocol(study)["designModule"]["phases"] = ["NA"]
+    phased = copy.deepcopy(study)
+    protocol(phased)["designModule"]["phases"] = ["PHASE2"]
+    assert [(e.category, e.severity, e.field) for e in diff_studies(study, phased)] == [
+        ("design", "major", "Phase")
+    ]
+
+
 def test_encoding_flip_back_and_forth_never_alerts() -> None:
     first = load(PARIS)
     assert protocol(first)["contactsLocationsModule"]["locations"][0]["facility"] == (
