@@ -255,9 +255,11 @@ def extract_nct_ids(text: str) -> list[str]:
 
 # --- texts -------------------------------------------------------------------------------------------
 
-_LIST_MARKER_RE = re.compile(
-    r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+", re.MULTILINE
-)
+_LIST_MARKER = r"[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+"
+_LIST_MARKER_RE = re.compile(_LIST_MARKER)  # at a text's start
+# After a line break: the literal "\n" lets the regex engine jump from break to break instead of
+# trying every position, as "^" with re.MULTILINE does (same matches: a marker never holds "\n").
+_LINE_MARKER_RE = re.compile("\n" + _LIST_MARKER)
 _ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~^=])")
 _EMPHASIS_RE = re.compile(r"\*+|(?<![0-9A-Za-z])_+|_+(?![0-9A-Za-z])")
 
@@ -283,9 +285,15 @@ def normalize_markup(text: str) -> str:
     Two texts that differ only in whitespace, line breaks, bullet or numbering style, emphasis or
     backslash escapes normalise to the same string.
     """
-    text = _LIST_MARKER_RE.sub("- ", text)
-    text = _ESCAPE_RE.sub(r"\1", text)
-    text = _EMPHASIS_RE.sub("", text)
+    first = _LIST_MARKER_RE.match(text)
+    if first is not None:
+        text = "- " + text[first.end() :]
+    if "\n" in text:
+        text = _LINE_MARKER_RE.sub("\n- ", text)
+    if "\\" in text:
+        text = _ESCAPE_RE.sub(r"\1", text)
+    if "*" in text or "_" in text:  # the emphasis pattern is slow to scan for; most texts have none
+        text = _EMPHASIS_RE.sub("", text)
     return " ".join(text.split())
 
 

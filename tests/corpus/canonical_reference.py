@@ -1,17 +1,32 @@
 """The canonical form written the plain way: one recursive walk, every list item's sort key in full.
 
 ``records.canonical_form`` takes shortcuts for speed (memoised texts, JSON text only for tied sort
-keys); the tests hold it to this walk's output, byte for byte. Text rules (``repair_text``,
-``normalize_markup``, ``parse_criteria``) and the per-path rules (``records._ROOT_SHAPE``) are the
-records module's own: this checks the walk, the sorting and the caches, not the rules.
+keys, regexes that skip texts they cannot change); the tests hold it to this walk's output, byte
+for byte. ``normalize_markup`` is written here the plain way too; the other text rules
+(``repair_text``, ``parse_criteria``) and the per-path rules (``records._ROOT_SHAPE``) are the
+records module's own.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from trialwatch import records
+
+_LIST_MARKER_RE = re.compile(
+    r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+", re.MULTILINE
+)
+_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~^=])")
+_EMPHASIS_RE = re.compile(r"\*+|(?<![0-9A-Za-z])_+|_+(?![0-9A-Za-z])")
+
+
+def normalize_markup(text: str) -> str:
+    text = _LIST_MARKER_RE.sub("- ", text)
+    text = _ESCAPE_RE.sub(r"\1", text)
+    text = _EMPHASIS_RE.sub("", text)
+    return " ".join(text.split())
 
 
 def _fold(value: Any) -> str:
@@ -47,7 +62,7 @@ def _canon(value: Any, shape: Any) -> Any:
         if shape.criteria:
             return {name: sorted(items) for name, items in records.parse_criteria(value).items()}
         if shape.markup:
-            return records.normalize_markup(value)
+            return normalize_markup(value)
         return records.squash_whitespace(value)
     if isinstance(value, dict):
         canonical = {}

@@ -67,13 +67,23 @@ def _exact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _assert_equal_text(actual: str, expected: str) -> None:
+    """Equal, or a failure showing where they part (pytest's own diff of 100 KB texts takes minutes)."""
+    if actual != expected:
+        at = next((i for i, (a, e) in enumerate(zip(actual, expected, strict=False)) if a != e), None)
+        at = min(len(actual), len(expected)) if at is None else at
+        pytest.fail(
+            f"differs at {at}: {actual[max(0, at - 80) : at + 80]!r} != {expected[max(0, at - 80) : at + 80]!r}"
+        )
+
+
 def _assert_same(study: dict[str, Any]) -> None:
     expected = canonical_reference.canonical_form(copy.deepcopy(study))
     records.clear_caches()
     cold = records.canonical_form(study)
     warm = records.canonical_form(study)  # every text now from the memo tables
-    assert _exact(cold) == _exact(expected)
-    assert _exact(warm) == _exact(expected)
+    _assert_equal_text(_exact(cold), _exact(expected))
+    _assert_equal_text(_exact(warm), _exact(expected))
     assert records.hash_canonical(cold) == records.hash_canonical(expected)
 
 
@@ -155,3 +165,44 @@ def test_memoised_texts_are_not_shared_between_canonical_forms() -> None:
         "changed by a caller" not in items
         for items in second["protocolSection"]["eligibilityModule"]["eligibilityCriteria"].values()
     )
+
+
+def _markup_texts() -> list[str]:
+    texts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and ("\n" in value or len(value) > 80):
+            texts.append(value)
+
+    for _, study in all_studies():
+        walk(study)
+    return texts
+
+
+EDGE_TEXTS = [
+    "",
+    "- a",
+    "\n- a",
+    "  * one\n  * two\r\n\t3. three\n\n(iv) four\n5) five",
+    "a\n\n\n- b\n-c\n- \n",
+    "*bold* and __under__ and snake_case and \\*escaped\\* and \\\\ and \\_x\\_",
+    "• bullet\n▪ square\n◦ ring\n· dot",
+    "x.\n12. twelve\n1234. not a marker\nab. not one either",
+    "line\r\n- after CR LF\r- after CR alone",
+]
+
+
+def test_normalize_markup_matches_the_plain_regexes_on_every_long_text_and_each_line() -> None:
+    texts = _markup_texts() + EDGE_TEXTS
+    assert sum("\n" in text for text in texts) > 20  # multi-line texts exercise the line-start rule
+    for text in texts:
+        for variant in (text, restyled({"t": text})["t"], *text.splitlines()):
+            _assert_equal_text(
+                records.normalize_markup(variant), canonical_reference.normalize_markup(variant)
+            )
