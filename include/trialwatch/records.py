@@ -567,9 +567,14 @@ def _canon_dict(value: dict[str, Any], shape: _Shape) -> dict[str, Any]:
             continue
         kind = type(item)
         if kind is str:
-            text = _canon_text(item, children.get(key, _NO_SHAPE))
-            if text != {}:  # criteria with no item
-                canonical[key] = text
+            child = children.get(key)
+            if child is None:  # most texts: no rule of their own, and seen before
+                text = _PLAIN_TEXTS.get(item)
+                canonical[key] = text if text is not None else _canon_text(item, _NO_SHAPE)
+            else:
+                text = _canon_text(item, child)
+                if text != {}:  # criteria with no item
+                    canonical[key] = text
         elif kind is dict:
             if item:
                 child = _canon_dict(item, children.get(key, _NO_SHAPE))
