@@ -64,6 +64,7 @@ screenshots: setup browser
 ## Benchmarks: print figures, never assert timings.
 bench: setup
 	$(BIN)/python benchmarks/bench_diff.py
+	$(BIN)/python benchmarks/bench_changed.py
 	$(BIN)/python benchmarks/bench_ui_overview.py
 	$(BIN)/python benchmarks/bench_digest.py
 	$(BIN)/python benchmarks/bench_sync.py

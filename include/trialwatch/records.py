@@ -258,9 +258,11 @@ def extract_nct_ids(text: str) -> list[str]:
 
 # --- texts -------------------------------------------------------------------------------------------
 
-_LIST_MARKER_RE = re.compile(
-    r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+", re.MULTILINE
-)
+_LIST_MARKER = r"[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+"
+_LIST_MARKER_RE = re.compile(_LIST_MARKER)  # at a text's start
+# After a line break: the literal "\n" lets the regex engine jump from break to break instead of
+# trying every position, as "^" with re.MULTILINE does (same matches: a marker never holds "\n").
+_LINE_MARKER_RE = re.compile("\n" + _LIST_MARKER)
 _ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~^=])")
 _EMPHASIS_RE = re.compile(r"\*+|(?<![0-9A-Za-z])_+|_+(?![0-9A-Za-z])")
 
@@ -286,9 +288,15 @@ def normalize_markup(text: str) -> str:
     Two texts that differ only in whitespace, line breaks, bullet or numbering style, emphasis or
     backslash escapes normalise to the same string.
     """
-    text = _LIST_MARKER_RE.sub("- ", text)
-    text = _ESCAPE_RE.sub(r"\1", text)
-    text = _EMPHASIS_RE.sub("", text)
+    first = _LIST_MARKER_RE.match(text)
+    if first is not None:
+        text = "- " + text[first.end() :]
+    if "\n" in text:
+        text = _LINE_MARKER_RE.sub("\n- ", text)
+    if "\\" in text:
+        text = _ESCAPE_RE.sub(r"\1", text)
+    if "*" in text or "_" in text:  # the emphasis pattern is slow to scan for; most texts have none
+        text = _EMPHASIS_RE.sub("", text)
     return " ".join(text.split())
 
 
@@ -306,7 +314,7 @@ def repair_text(text: str) -> str:
     """
     if text.isascii():
         return text
-    if any(char in _MOJIBAKE_HINTS for char in text):
+    if not _MOJIBAKE_HINTS.isdisjoint(text):
         for codec in ("cp1252", "latin-1"):
             try:
                 fixed = text.encode(codec).decode("utf-8")
@@ -471,11 +479,71 @@ def _fold(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _sort_key(identity: tuple[str, ...]) -> Any:
-    def key(item: Any) -> tuple[tuple[str, ...], str]:
-        return identity_key(item, identity), json.dumps(item, sort_keys=True, ensure_ascii=False)
+def _full_text(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, ensure_ascii=False)
 
-    return key
+
+def _sort_items(items: list[Any], identity: tuple[str, ...]) -> None:
+    """Sort ``items`` in place by (identity key, full JSON text), the JSON only where keys tie.
+
+    Same order as sorting by the pair: the sort is stable, and the full text, costly to make for
+    every item, only decides between items whose identity is equal.
+    """
+    if not identity:
+        items.sort(key=_fold)
+        return
+    keys = [identity_key(item, identity) for item in items]
+    order = sorted(range(len(items)), key=keys.__getitem__)
+    ordered = [items[i] for i in order]
+    if len(set(keys)) < len(keys):
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and keys[order[end]] == keys[order[start]]:
+                end += 1
+            if end - start > 1:
+                ordered[start:end] = sorted(ordered[start:end], key=_full_text)
+            start = end
+    items[:] = ordered
+
+
+# Canonical texts by raw text, one table per text rule. A changed record is put in canonical form
+# twice (the fetched and the stored version), and most of its texts are the same in both; names
+# and labels repeat within one record too. Bounded: a full table starts over.
+_TEXT_CACHE_MAX = 50_000
+_PLAIN_TEXTS: dict[str, str] = {}
+_MARKUP_TEXTS: dict[str, str] = {}
+_CRITERIA_TEXTS: dict[str, dict[str, list[str]]] = {}
+
+
+def clear_caches() -> None:
+    """Forget every memoised canonical text (for benchmarks that time a cold start)."""
+    _PLAIN_TEXTS.clear()
+    _MARKUP_TEXTS.clear()
+    _CRITERIA_TEXTS.clear()
+
+
+def _canon_text(value: str, shape: _Shape) -> Any:
+    if shape.criteria:
+        criteria = _CRITERIA_TEXTS.get(value)
+        if criteria is None:
+            if len(value) > HUGE_TEXT_CHARS:
+                return squash_whitespace(value)  # too long for item and markup rules: compared by size
+            criteria = {name: sorted(items) for name, items in parse_criteria(repair_text(value)).items()}
+            if len(_CRITERIA_TEXTS) >= _TEXT_CACHE_MAX:
+                _CRITERIA_TEXTS.clear()
+            _CRITERIA_TEXTS[value] = criteria
+        return {name: list(items) for name, items in criteria.items()}  # callers may own their lists
+    cache = _MARKUP_TEXTS if shape.markup else _PLAIN_TEXTS
+    text = cache.get(value)
+    if text is None:
+        if len(value) > HUGE_TEXT_CHARS:
+            return squash_whitespace(value)
+        text = normalize_markup(repair_text(value)) if shape.markup else squash_whitespace(repair_text(value))
+        if len(cache) >= _TEXT_CACHE_MAX:
+            cache.clear()
+        cache[value] = text
+    return text
 
 
 def _is_empty(value: Any) -> bool:
@@ -483,34 +551,63 @@ def _is_empty(value: Any) -> bool:
 
 
 def _canon(value: Any, shape: _Shape) -> Any:
+    """Any value; JSON's own types take the fast paths below, anything else the general rules."""
     if isinstance(value, str):
-        if len(value) > HUGE_TEXT_CHARS:
-            return squash_whitespace(value)  # too long for item and markup rules: compared by size
-        value = repair_text(value)
-        if shape.criteria:
-            return {name: sorted(items) for name, items in parse_criteria(value).items()}
-        if shape.markup:
-            return normalize_markup(value)
-        return squash_whitespace(value)
+        return _canon_text(value, shape)
     if isinstance(value, dict):
-        children, drop, defaults = shape.children, shape.drop, shape.defaults
-        canonical = {}
-        for key, item in value.items():
-            if key in drop or _is_empty(item) or (key in defaults and item == defaults[key]):
-                continue  # null, empty and default-valued structures come and go as bookkeeping
+        return _canon_dict(value, shape)
+    if isinstance(value, list):
+        return _canon_list(value, shape)
+    return value
+
+
+def _canon_dict(value: dict[str, Any], shape: _Shape) -> dict[str, Any]:
+    children, drop, defaults = shape.children, shape.drop, shape.defaults
+    canonical = {}
+    for key, item in value.items():
+        # null, empty and default-valued structures come and go as bookkeeping
+        if item is None or key in drop or (defaults and key in defaults and item == defaults[key]):
+            continue
+        kind = type(item)
+        if kind is str:
+            child = children.get(key)
+            if child is None:  # most texts: no rule of their own, and seen before
+                text = _PLAIN_TEXTS.get(item)
+                canonical[key] = text if text is not None else _canon_text(item, _NO_SHAPE)
+            else:
+                text = _canon_text(item, child)
+                if text != {}:  # criteria with no item
+                    canonical[key] = text
+        elif kind is dict:
+            if item:
+                child = _canon_dict(item, children.get(key, _NO_SHAPE))
+                if child:
+                    canonical[key] = child
+        elif kind is list:
+            if item:
+                canonical[key] = _canon_list(item, children.get(key, _NO_SHAPE))
+        elif kind is int or kind is float or kind is bool:
+            canonical[key] = item
+        elif not _is_empty(item):
             item = _canon(item, children.get(key, _NO_SHAPE))
             if not _is_empty(item):
                 canonical[key] = item
-        return canonical
-    if isinstance(value, list):
-        items = [_canon(item, shape) for item in value]
-        if shape.identity is not None:
-            if shape.identity:
-                items.sort(key=_sort_key(shape.identity))
-            else:
-                items.sort(key=_fold)
-        return items
-    return value
+    return canonical
+
+
+def _canon_list(value: list[Any], shape: _Shape) -> list[Any]:
+    items = []
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            items.append(_canon_text(item, shape))
+        elif kind is dict:
+            items.append(_canon_dict(item, shape))
+        else:
+            items.append(_canon(item, shape))
+    if shape.identity is not None and len(items) > 1:
+        _sort_items(items, shape.identity)
+    return items
 
 
 def canonical_form(study: dict[str, Any]) -> dict[str, Any]:
