@@ -6,11 +6,15 @@ and records what changed as typed change events. Then it updates the **trialwatc
 which starts the digest DAGs.
 
 **When:** every hour it asks the registry for its data build (`GET /version`); the registry
-publishes once a day, so only the first check after a new build syncs every watched trial. The same
+publishes once a day, so only the first check after a new build syncs. That sync is incremental: it
+fetches only the watched records posted since the last synced build (less an overlap) and trials
+never fetched. A full reconciliation (every watched trial; who left a query; records gone) runs
+weekly (`TRIALWATCH_RECONCILE_DAYS`), on the first sync and when the watchlists changed. The same
 check also notices a changed watchlist (a new file, a trial or query added) or a listed trial never
 fetched: then it resolves the watchlists and fetches only the trials never stored, so a new
-watchlist shows up within the hour. Trigger it by hand with **force** to sync everything anyway, or
-with **nct_ids** to sync given trials now (a value that is no NCT id fails the run).
+watchlist shows up within the hour. Trigger it by hand with **reconcile** for a full reconciliation
+now, with **force** to sync everything even without new registry data, or with **nct_ids** to sync
+given trials now (a value that is no NCT id fails the run).
 
 **One at a time:** a run takes the store's sync lease; if another sync (a CLI sync, a second
 deployment) holds it, the run is recorded as *skipped* on the health page and does nothing. A run
@@ -18,8 +22,9 @@ that fails early (registry `/version` down, store unreachable), or whose batch f
 is recorded as *failed* with its reason and gives the lease back.
 
 **Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
-ids and split them into batches) → `fetch_batch` (one mapped task per batch: fetch, compare content
-hashes, diff changed records version by version) → `finish` (close the sync run, update the asset).
+ids, store them in batches, hand on small batch descriptors) → `fetch_batch` (one mapped task per
+batch, at most 1000: load its ids from the store, fetch, compare content hashes, diff changed
+records version by version) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
 `trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
@@ -66,14 +71,20 @@ CHANGES = Asset(name=airflow_glue.CHANGES_ASSET_NAME)
             False,
             type="boolean",
             title="Force",
-            description="Sync even if the registry has published no new data since the last sync.",
+            description="Sync every watched trial even if the registry has published no new data.",
+        ),
+        "reconcile": Param(
+            False,
+            type="boolean",
+            title="Reconcile",
+            description="A full reconciliation now: every watched trial, not only the updated ones.",
         ),
     },
 )
 def trialwatch_sync() -> None:
     @task.short_circuit
     def registry_has_new_data(params: dict[str, Any]) -> dict[str, Any] | None:
-        """What to sync: {"mode": "ids" | "full" | "new"}, or None to skip the run."""
+        """What to sync: {"mode": "ids" | "daily" | "new", "reconcile": bool}, or None to skip the run."""
         from airflow.sdk.exceptions import AirflowFailException
         from trialwatch.pipeline import SyncUsageError, parse_nct_ids, store_unreachable, sync_gate
         from trialwatch.store.errors import StoreError
@@ -88,7 +99,7 @@ def trialwatch_sync() -> None:
             return {"mode": "ids"}
         if params["force"]:
             log.info("manual run with force: syncing every watched trial")
-            return {"mode": "full"}
+            return {"mode": "daily", "reconcile": True}
         try:
             config = airflow_glue.settings()
             store = airflow_glue.store(config)
@@ -99,7 +110,10 @@ def trialwatch_sync() -> None:
         except StoreError as exc:
             raise RuntimeError(store_unreachable(exc)) from exc
         log.info("%s: %s", "syncing" if decision else "nothing to sync", decision.reason)
-        return {"mode": decision.mode} if decision else None
+        if params["reconcile"]:
+            log.info("manual run with reconcile: a full reconciliation even without new data")
+            return {"mode": "daily", "reconcile": True}
+        return {"mode": decision.mode, "reconcile": False} if decision else None
 
     @task
     def plan(params: dict[str, Any], decision: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,6 +135,9 @@ def trialwatch_sync() -> None:
                 loaded.watchlists,
                 only_ids=params["nct_ids"] if decision["mode"] == "ids" else (),
                 new_only=decision["mode"] == "new",
+                reconcile=decision.get("reconcile", False),
+                reconcile_days=config.reconcile_days,
+                overlap_days=config.sync_overlap_days,
                 batch_size=airflow_glue.sync_batch_size(),
                 watchlist_errors=loaded.errors,
             )
@@ -131,38 +148,26 @@ def trialwatch_sync() -> None:
         return sync_plan.mapped_batches()
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=airflow_glue.FETCH_CONCURRENCY)
-    def fetch_batch(
-        nct_ids: list[str],
-        sync_run_id: int,
-        lease: str,
-        data_timestamp: str | None,
-        thresholds: dict[str, Any],
-    ) -> dict[str, Any]:
+    def fetch_batch(run: int, batch: int, label: str, size: int) -> dict[str, Any]:
+        """One planned batch: its ids come from the store, not through XCom."""
         from dataclasses import asdict
 
-        from trialwatch.pipeline import abandon_sync, sync_batch
+        from trialwatch.pipeline import abandon_sync, run_lease, sync_planned_batch
 
         context = get_current_context()
-        label = airflow_glue.task_label(nct_ids)
         context["batch_label"] = label  # type: ignore[typeddict-unknown-key]
         config = airflow_glue.settings()
         store = airflow_glue.store(config)
         try:
-            summary = sync_batch(
-                store,
-                airflow_glue.ctgov_client(config),
-                nct_ids,
-                run_id=sync_run_id,
-                data_timestamp=data_timestamp,
-                thresholds=thresholds,
-                use_history=config.use_history,
-                lease=lease,
+            summary = sync_planned_batch(
+                store, airflow_glue.ctgov_client(config), run, batch, use_history=config.use_history
             )
         except Exception as exc:
             ti = context["ti"]
             if ti.try_number > ti.max_tries:
                 # The last try: finish will not run, so close the run with the reason and free the lease.
-                abandon_sync(store, sync_run_id, lease, f"batch {label} failed: {type(exc).__name__}: {exc}")
+                reason = f"batch {label} ({size} trials) failed: {type(exc).__name__}: {exc}"
+                abandon_sync(store, run, run_lease(store, run) or "", reason)
             raise
         for nct_id in summary.changed:
             log.info("changed: %s", nct_id)
@@ -172,12 +177,11 @@ def trialwatch_sync() -> None:
 
     @task(outlets=[CHANGES])
     def finish(planned_batches: list[dict[str, Any]], batches: list[dict[str, Any]]) -> dict[str, Any]:
-        from trialwatch.pipeline import finish_sync
+        from trialwatch.pipeline import finish_sync, run_lease
 
-        sync_run_id = planned_batches[0]["sync_run_id"]
-        result = finish_sync(
-            airflow_glue.store(airflow_glue.settings()), sync_run_id, planned_batches[0]["lease"]
-        )
+        sync_run_id = planned_batches[0]["run"]
+        store = airflow_glue.store(airflow_glue.settings())
+        result = finish_sync(store, sync_run_id, run_lease(store, sync_run_id))
         changed = sorted({nct_id for batch in batches for nct_id in batch["changed"]})
         get_current_context()["outlet_events"][CHANGES].extra = {
             "sync_run": sync_run_id,

@@ -62,6 +62,11 @@ def test_defaults_and_precedence_connection_over_variable(tmp_path: Path) -> Non
     assert plain.store_url == f"sqlite:///{tmp_path / 'trialwatch.db'}"
     assert (plain.api_url, plain.min_interval, plain.use_history) == ("http://env/api/v2", 1.0, True)
     assert (plain.mail_from, plain.smtp) == ("trialwatch@localhost", None)
+    assert (plain.reconcile_days, plain.sync_overlap_days) == (7, 2)
+    cadence = Settings.from_env(
+        {**env, "TRIALWATCH_RECONCILE_DAYS": "0", "TRIALWATCH_SYNC_OVERLAP_DAYS": "5"}
+    )
+    assert (cadence.reconcile_days, cadence.sync_overlap_days) == (0, 5)
 
     connections = {
         "ctgov_api": ConnectionFields(host="http://conn/api/v2/", extra={"min_interval": "0.5"}),
@@ -109,6 +114,10 @@ def test_boolean_words() -> None:
 def test_bad_numbers_name_the_variable() -> None:
     with pytest.raises(SettingError, match="TRIALWATCH_MIN_INTERVAL"):
         Settings.from_env({"TRIALWATCH_MIN_INTERVAL": "fast"})
+    with pytest.raises(SettingError, match="TRIALWATCH_RECONCILE_DAYS"):
+        Settings.from_env({"TRIALWATCH_RECONCILE_DAYS": "weekly"})
+    with pytest.raises(SettingError, match="TRIALWATCH_SYNC_OVERLAP_DAYS"):
+        Settings.from_env({"TRIALWATCH_SYNC_OVERLAP_DAYS": "-1"})
     with pytest.raises(SettingError, match="TRIALWATCH_SMTP_PORT"):
         Settings.from_env({"TRIALWATCH_SMTP_HOST": "h", "TRIALWATCH_SMTP_PORT": "smtp"})
     with pytest.raises(SettingError, match="AIRFLOW_CONN_SMTP_DEFAULT"):

@@ -171,12 +171,3 @@ def trial_watch_url() -> str | None:
 
 # The Asset the sync updates after it recorded changes; digest DAGs are scheduled on it.
 CHANGES_ASSET_NAME = "trialwatch_changes"
-
-
-def task_label(nct_ids: list[str]) -> str:
-    """A short label for a mapped batch in the Airflow UI."""
-    if not nct_ids:
-        return "empty batch"
-    if len(nct_ids) == 1:
-        return nct_ids[0]
-    return f"{nct_ids[0]}…{nct_ids[-1]} ({len(nct_ids)} trials)"

@@ -1,7 +1,13 @@
 """The sync: which trials to fetch, fetching them in batches, and recording versions and events.
 
-Three steps, so Airflow can map the middle one over batches: ``plan_sync`` → ``sync_batch`` (per
-batch) → ``finish_sync``. ``run_sync`` runs all three in-process for the CLI and the tests.
+Three steps, so Airflow can map the middle one over batches: ``plan_sync`` → ``sync_planned_batch``
+(per batch: loads its ids from the store, then ``sync_batch``) → ``finish_sync``. ``run_sync`` runs
+all three in-process for the CLI and the tests.
+
+Incremental: a daily sync fetches only the records posted since the last synced data build (less an
+overlap) plus trials never fetched; a full reconciliation (every watched trial, memberships and
+"left the query") runs weekly, on the first sync, when the watchlists changed and on demand
+(``decide_scope``; docs/design.md, "Incremental syncs").
 
 Exactly once: ``plan_sync`` takes the store's sync lease (``store.lease``) for its run, every batch
 checks that its run still holds it, ``finish_sync`` gives it back; a second sync meanwhile records a
@@ -29,10 +35,10 @@ from trialwatch.diff import (
     left_query_event,
     record_gone_event,
 )
-from trialwatch.registry.client import CtgovClient
+from trialwatch.registry.client import CtgovClient, updated_since
 from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
 from trialwatch.registry.history import HistoryAdapter
-from trialwatch.store import Store
+from trialwatch.store import Store, plans
 from trialwatch.store import findings as stored_findings
 from trialwatch.store import lease as sync_lease
 from trialwatch.store import repository as repo
@@ -45,6 +51,10 @@ DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000
 # A batch extends its run's lease at most this often (each extension is a write).
 LEASE_EXTEND_EVERY = timedelta(minutes=1)
+# Planned batches written per transaction (a registry-wide plan is up to MAX_BATCHES rows).
+PLAN_ROWS_PER_TRANSACTION = 100
+# Explicitly listed ids per "updated since" check (filter.ids); the fetch batches use the same size.
+ID_CHECK_BATCH = 100
 # Trials per transaction when findings are evaluated after a sync.
 FINDINGS_CHUNK = 200
 # Failures that could not be written because the store was unreachable, recorded by the next run.
@@ -97,26 +107,30 @@ def watchlist_fingerprint(watchlists: Sequence[Watchlist]) -> str:
 class SyncPlan:
     run_id: int
     data_timestamp: str | None
-    batches: list[list[str]]
-    # nct_id -> diff thresholds, for trials whose watchlists set any (the most sensitive of them).
-    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # One descriptor per planned batch, {run, batch, label, size}; the ids are in the store.
+    batches: list[dict[str, Any]]
+    # "full" (a reconciliation), "incremental", "ids" or "new", and why.
+    scope: str = "full"
+    reason: str = ""
     # Who holds the sync lease for this run; every batch checks it.
     lease: str = ""
 
+    @property
+    def requested(self) -> int:
+        return sum(int(batch["size"]) for batch in self.batches)
+
     def mapped_batches(self) -> list[dict[str, Any]]:
-        """One keyword set per batch for Airflow's ``expand_kwargs``; never empty, so the run can close."""
-        return [
-            {
-                "nct_ids": batch,
-                "sync_run_id": self.run_id,
-                "lease": self.lease,
-                "data_timestamp": self.data_timestamp,
-                "thresholds": {
-                    nct_id: self.thresholds[nct_id] for nct_id in batch if self.thresholds.get(nct_id)
-                },
-            }
-            for batch in self.batches or [[]]
-        ]
+        """One keyword set per batch for Airflow's ``expand_kwargs``: small and never empty."""
+        return [dict(batch) for batch in self.batches]
+
+
+def batch_label(nct_ids: Sequence[str]) -> str:
+    """A short label for a batch (the Airflow UI's mapped task name, logs)."""
+    if not nct_ids:
+        return "no trials"
+    if len(nct_ids) == 1:
+        return nct_ids[0]
+    return f"{nct_ids[0]}…{nct_ids[-1]} ({len(nct_ids)} trials)"
 
 
 @dataclass
@@ -144,6 +158,7 @@ class SyncSummary(BatchSummary):
     data_timestamp: str | None = None
     requested: int = 0
     status: str = "ok"
+    scope: str = "full"
 
 
 @dataclass
@@ -154,6 +169,8 @@ class _Members:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     complete: bool = True
+    # Ids to fetch that are no members (the current id of a listed alias).
+    also: list[str] = field(default_factory=list)
 
 
 def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
@@ -178,6 +195,49 @@ def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
             )
         members.via.update({nct_id: "query" for nct_id in found})
     members.via.update({nct_id: "id" for nct_id in watchlist.nct_ids})
+    return members
+
+
+def _updated_ids(client: CtgovClient, watchlist: Watchlist, since: date) -> _Members:
+    """The watchlist's trials whose last update was posted on or after ``since``: each query with the
+    date window added, the listed ids checked in ``filter.ids`` batches with the same window.
+
+    Never complete: who is missing was not updated, not gone, so an incremental run marks nobody as
+    having left. Listed ids the registry answers for under another id (an alias) are fetched too.
+    """
+    members = _Members(complete=False)
+    for query in watchlist.queries:
+        try:
+            found = client.search_ids(updated_since(query.params, since), max_results=query.max_results)
+        except RegistryError as exc:
+            members.failures.append(f"watchlist {watchlist.name!r}, query {query.name!r}: {exc}")
+            log.error("query %r of watchlist %r failed: %s", query.name, watchlist.name, exc)
+            if isinstance(exc, SearchCutOff):
+                members.via.update(dict.fromkeys(exc.found, "query"))
+            continue
+        log.info(
+            "watchlist %r query %r: %d trials posted an update since %s",
+            watchlist.name,
+            query.name,
+            len(found),
+            since,
+        )
+        members.via.update(dict.fromkeys(found, "query"))
+    listed = list(watchlist.nct_ids)
+    for start in range(0, len(listed), ID_CHECK_BATCH):
+        batch = listed[start : start + ID_CHECK_BATCH]
+        try:
+            found = client.search_ids(updated_since({"filter.ids": "|".join(batch)}, since))
+        except RegistryError as exc:
+            # One id the registry does not know rejects a filter.ids batch: fetch them all instead.
+            log.warning("update check of %d listed ids failed (%s); fetching them all", len(batch), exc)
+            found = batch
+        asked = set(batch)
+        for nct_id in found:
+            if nct_id in asked:
+                members.via[nct_id] = "id"
+            else:
+                members.also.append(nct_id)
     return members
 
 
@@ -253,6 +313,65 @@ def abandon_sync(store: Store, run_id: int | None, holder: str, reason: str) -> 
         store_unreachable(exc)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a daily sync fetches: "full" (reconcile everything) or "incremental" (posted since ``since``)."""
+
+    scope: str
+    reason: str
+    since: date | None = None
+
+
+def _build_date(data_timestamp: str | None) -> date | None:
+    try:
+        return date.fromisoformat(str(data_timestamp)[:10]) if data_timestamp else None
+    except ValueError:
+        return None
+
+
+def decide_scope(
+    store: Store,
+    watchlists: Sequence[Watchlist],
+    data_timestamp: str | None,
+    *,
+    reconcile: bool = False,
+    reconcile_days: int = settings.DEFAULT_RECONCILE_DAYS,
+    overlap_days: int = settings.DEFAULT_SYNC_OVERLAP_DAYS,
+) -> Scope:
+    """Full reconciliation or incremental sync, by the registry's data build dates (never the clock).
+
+    Full when asked for, on the first sync, when the watchlists differ from the ones the last
+    reconciliation resolved, or when this build is ``reconcile_days`` or more after the build it
+    read. Otherwise incremental from the last synced build's date less ``overlap_days``.
+    """
+    if reconcile:
+        return Scope("full", "a full reconciliation was asked for")
+    with store.session() as session:
+        last = repo.last_reconciliation(session)
+        synced = _build_date(repo.last_data_timestamp(session))
+    if last is None:
+        return Scope("full", "first sync: nothing was reconciled yet")
+    if last.watchlist_fingerprint != watchlist_fingerprint(watchlists):
+        return Scope("full", "the watchlists changed since the last reconciliation")
+    build, reconciled = _build_date(data_timestamp), _build_date(last.data_timestamp)
+    if build is None or reconciled is None or synced is None:
+        return Scope("full", "the date of a registry data build is unknown")
+    age = (build - reconciled).days
+    if age >= reconcile_days:
+        return Scope(
+            "full",
+            f"the last reconciliation read the data build of {reconciled}, {age} day(s) before this "
+            f"one (every {reconcile_days})",
+        )
+    since = synced - timedelta(days=overlap_days)
+    return Scope(
+        "incremental",
+        f"records posted since {since} (last synced build {synced} less {overlap_days} day(s)); "
+        f"last reconciliation {reconciled}",
+        since,
+    )
+
+
 def plan_sync(
     store: Store,
     client: CtgovClient,
@@ -262,16 +381,21 @@ def plan_sync(
     batch_size: int = DEFAULT_BATCH_SIZE,
     watchlist_errors: Sequence[object] = (),
     new_only: bool = False,
+    reconcile: bool = False,
+    reconcile_days: int = settings.DEFAULT_RECONCILE_DAYS,
+    overlap_days: int = settings.DEFAULT_SYNC_OVERLAP_DAYS,
     lock_wait: float = 0.0,
 ) -> SyncPlan:
-    """Take the sync lease, open a sync run, resolve the watchlists to NCT ids and split the work.
+    """Take the sync lease, open a sync run, resolve the watchlists to NCT ids and store the batches.
 
     With ``only_ids`` the run fetches just those trials and leaves memberships alone. With
     ``new_only`` it resolves the watchlists but fetches only trials never stored (the watchlists
-    changed). Broken watchlist files (``watchlist_errors``) are recorded with the run, so the digest's
-    health footer and the Trial Watch health page show them. Raises ``SyncUsageError`` for a malformed
-    id, ``SyncBusy`` if another sync holds the lease (waiting up to ``lock_wait`` seconds) and
-    ``SyncAborted`` if the registry's /version fails; the last two are recorded as runs.
+    changed). Otherwise ``decide_scope`` makes it a full reconciliation (``reconcile`` forces one)
+    or an incremental sync. Broken watchlist files (``watchlist_errors``) are recorded with the run,
+    so the digest's health footer and the Trial Watch health page show them. Raises
+    ``SyncUsageError`` for a malformed id, ``SyncBusy`` if another sync holds the lease (waiting up
+    to ``lock_wait`` seconds) and ``SyncAborted`` if the registry's /version fails; the last two are
+    recorded as runs.
     """
     only = parse_nct_ids(only_ids) if only_ids else []
     scope = "ids" if only else "new" if new_only else "full"
@@ -283,7 +407,19 @@ def plan_sync(
         with store.session() as session:
             run_id = repo.start_sync_run(session, data_timestamp=None, requested=0, scope=scope)
             sync_lease.bind_run(session, holder, run_id)
-        plan = _plan(store, client, watchlists, run_id, only, new_only, batch_size, watchlist_errors)
+        plan = _plan(
+            store,
+            client,
+            watchlists,
+            run_id,
+            only,
+            new_only,
+            batch_size,
+            watchlist_errors,
+            reconcile=reconcile,
+            reconcile_days=reconcile_days,
+            overlap_days=overlap_days,
+        )
     except RegistryError as exc:
         reason = f"registry unavailable, nothing was synced: {exc}"
         abandon_sync(store, run_id, holder, reason)
@@ -304,8 +440,26 @@ def _plan(
     new_only: bool,
     batch_size: int,
     watchlist_errors: Sequence[object],
+    *,
+    reconcile: bool,
+    reconcile_days: int,
+    overlap_days: int,
 ) -> SyncPlan:
     data_timestamp = client.version().get("dataTimestamp")
+    if only:
+        decided = Scope("ids", "given trials")
+    elif new_only:
+        decided = Scope("new", "trials never fetched")
+    else:
+        decided = decide_scope(
+            store,
+            watchlists,
+            data_timestamp,
+            reconcile=reconcile,
+            reconcile_days=reconcile_days,
+            overlap_days=overlap_days,
+        )
+    log.info("sync run %d: %s sync, %s", run_id, decided.scope, decided.reason)
     watched_with: dict[str, list[Thresholds]] = {}
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     notes: list[str] = []
@@ -314,7 +468,10 @@ def _plan(
         wanted = dict.fromkeys(only)
     else:
         for watchlist in watchlists:
-            members = _watched_ids(client, watchlist)
+            if decided.since is not None:
+                members = _updated_ids(client, watchlist, decided.since)
+            else:
+                members = _watched_ids(client, watchlist)
             problems += members.failures
             notes += members.notes
             now = repo.utcnow()  # one instant for "left" and its event, so the event still counts
@@ -328,13 +485,26 @@ def _plan(
                     )
                     repo.add_study_events(session, nct_id, [event], now=now)
             own = Thresholds.from_mapping(watchlist.thresholds)
-            for nct_id in members.via:
+            for nct_id in [*members.via, *members.also]:
                 wanted.setdefault(nct_id, None)
                 watched_with.setdefault(nct_id, []).append(own)
     ids = list(wanted)
     if new_only:
         with store.session() as session:
             ids = repo.never_fetched(session, ids)
+    if decided.since is not None:
+        # Whatever the window: trials never stored, and those the last daily run failed to fetch.
+        with store.session() as session:
+            extra = [
+                nct_id
+                for nct_id in [*repo.watched_never_fetched(session), *repo.failed_last_time(session)]
+                if nct_id not in wanted
+            ]
+            owners = repo.watchlists_of(session, extra)
+        by_name = {watchlist.name: Thresholds.from_mapping(watchlist.thresholds) for watchlist in watchlists}
+        for nct_id in dict.fromkeys(extra):
+            ids.append(nct_id)
+            watched_with[nct_id] = [by_name[name] for name in owners.get(nct_id, []) if name in by_name]
     thresholds = {
         nct_id: Thresholds.most_sensitive(each).to_mapping()
         for nct_id, each in watched_with.items()
@@ -347,27 +517,93 @@ def _plan(
             data_timestamp=data_timestamp,
             studies_requested=len(ids),
             watchlist_fingerprint=None if only else watchlist_fingerprint(watchlists),
+            scope=decided.scope,
         )
         if problems or notes:
             failures = [{"nct_id": "", "error": problem} for problem in problems]
             repo.add_to_sync_run(session, run_id, failures=failures, notes=notes)
-    # Airflow maps at most [core] max_map_length (1024) batches: grow batches rather than fail.
-    batch_size = max(batch_size, -(-len(ids) // MAX_BATCHES))
-    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    batches = _store_batches(store, run_id, ids, thresholds, batch_size)
     log.info(
         "sync run %d (%s): %d trials in %d batches (registry data of %s)",
         run_id,
-        "ids" if only else "new trials only" if new_only else "full",
+        decided.scope,
         len(ids),
         len(batches),
         data_timestamp,
     )
-    return SyncPlan(run_id=run_id, data_timestamp=data_timestamp, batches=batches, thresholds=thresholds)
+    return SyncPlan(
+        run_id=run_id,
+        data_timestamp=data_timestamp,
+        batches=batches,
+        scope=decided.scope,
+        reason=decided.reason,
+    )
+
+
+def _store_batches(
+    store: Store,
+    run_id: int,
+    ids: list[str],
+    thresholds: dict[str, dict[str, Any]],
+    batch_size: int,
+) -> list[dict[str, Any]]:
+    """Write the run's batches to the store, a chunk of rows per transaction; their descriptors.
+
+    Airflow maps at most [core] max_map_length (1024) tasks: batches grow rather than exceed
+    MAX_BATCHES. An empty plan is one empty batch, so the run still closes.
+    """
+    batch_size = max(1, batch_size, -(-len(ids) // MAX_BATCHES))
+    chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)] or [[]]
+    planned = [
+        plans.PlannedBatch(
+            run_id=run_id,
+            batch=index,
+            label=batch_label(chunk),
+            nct_ids=chunk,
+            thresholds={nct_id: thresholds[nct_id] for nct_id in chunk if thresholds.get(nct_id)},
+        )
+        for index, chunk in enumerate(chunks)
+    ]
+    with store.session() as session:
+        plans.clear_other_plans(session, run_id)
+    for start in range(0, len(planned), PLAN_ROWS_PER_TRANSACTION):
+        with store.session() as session:
+            plans.save_batches(session, planned[start : start + PLAN_ROWS_PER_TRANSACTION])
+    return [{"run": b.run_id, "batch": b.batch, "label": b.label, "size": b.size} for b in planned]
+
+
+def run_lease(store: Store, run_id: int) -> str | None:
+    """Who holds the sync lease for ``run_id`` (None once the run lost it or gave it back)."""
+    with store.session() as session:
+        return sync_lease.holder_of(session, run_id)
+
+
+def sync_planned_batch(
+    store: Store, client: CtgovClient, run_id: int, batch: int, *, use_history: bool = True
+) -> BatchSummary:
+    """Load one planned batch of ``run_id`` from the store and fetch it under the run's lease."""
+    with store.session() as session:
+        planned = plans.load_batch(session, run_id, batch)
+        data_timestamp = repo.sync_run_data_timestamp(session, run_id)
+        lease = sync_lease.holder_of(session, run_id)
+    if lease is None:
+        raise sync_lease.LeaseLost(f"sync run {run_id} no longer holds the store's sync lease")
+    return sync_batch(
+        store,
+        client,
+        planned.nct_ids,
+        run_id=run_id,
+        data_timestamp=data_timestamp,
+        thresholds=planned.thresholds,
+        use_history=use_history,
+        lease=lease,
+    )
 
 
 @dataclass
 class GateDecision:
-    """Whether the hourly run syncs: "full" (new registry data), "new" (watchlists changed), or ""."""
+    """Whether the hourly run syncs: "daily" (new registry data: the plan picks a full or incremental
+    sync), "new" (watchlists changed), or ""."""
 
     mode: str
     reason: str
@@ -377,8 +613,9 @@ class GateDecision:
 
 
 def sync_gate(store: Store, client: CtgovClient, watchlists: Sequence[Watchlist]) -> GateDecision:
-    """Sync all watched trials when the registry published a new data build; fetch only never-stored
-    trials when the watchlists changed or a listed trial was never fetched; else do nothing.
+    """Sync the day when the registry published a new data build (``plan_sync`` decides between a full
+    reconciliation and an incremental sync); fetch only never-stored trials when the watchlists
+    changed or a listed trial was never fetched; else do nothing.
 
     A /version failure is recorded as a failed run (the health page shows it) and raised as SyncAborted.
     """
@@ -392,7 +629,7 @@ def sync_gate(store: Store, client: CtgovClient, watchlists: Sequence[Watchlist]
     with store.session() as session:
         seen = repo.last_data_timestamp(session)
         if published != seen:
-            return GateDecision("full", f"registry data build {published}; last synced build {seen}")
+            return GateDecision("daily", f"registry data build {published}; last synced build {seen}")
         if watchlist_fingerprint(watchlists) != repo.last_watchlist_fingerprint(session):
             return GateDecision("new", "the watchlists changed since the last sync")
         listed = [nct_id for watchlist in watchlists for nct_id in watchlist.nct_ids]
@@ -799,6 +1036,9 @@ def run_sync(
     batch_size: int = DEFAULT_BATCH_SIZE,
     watchlist_errors: Sequence[object] = (),
     new_only: bool = False,
+    reconcile: bool = False,
+    reconcile_days: int = settings.DEFAULT_RECONCILE_DAYS,
+    overlap_days: int = settings.DEFAULT_SYNC_OVERLAP_DAYS,
     lock_wait: float = 0.0,
 ) -> SyncSummary:
     """The whole sync in this process (the DAG runs the same three steps as tasks).
@@ -813,22 +1053,16 @@ def run_sync(
         batch_size=batch_size,
         watchlist_errors=watchlist_errors,
         new_only=new_only,
+        reconcile=reconcile,
+        reconcile_days=reconcile_days,
+        overlap_days=overlap_days,
         lock_wait=lock_wait,
     )
-    summary = SyncSummary(run_id=plan.run_id, data_timestamp=plan.data_timestamp)
+    summary = SyncSummary(run_id=plan.run_id, data_timestamp=plan.data_timestamp, scope=plan.scope)
     try:
         for batch in plan.batches:
             summary.merge(
-                sync_batch(
-                    store,
-                    client,
-                    batch,
-                    run_id=plan.run_id,
-                    data_timestamp=plan.data_timestamp,
-                    thresholds=plan.thresholds,
-                    use_history=use_history,
-                    lease=plan.lease,
-                )
+                sync_planned_batch(store, client, plan.run_id, batch["batch"], use_history=use_history)
             )
         finished = finish_sync(store, plan.run_id, plan.lease)
     except BaseException as exc:

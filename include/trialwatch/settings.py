@@ -21,6 +21,10 @@ from urllib.parse import quote, urlencode
 
 DEFAULT_API_BASE = "https://clinicaltrials.gov/api/v2"
 DEFAULT_SENDER = "trialwatch@localhost"
+# Days between full reconciliation syncs (0: every sync is one), and days an incremental sync's
+# window reaches back before the last synced data build (records posted late, clocks apart).
+DEFAULT_RECONCILE_DAYS = 7
+DEFAULT_SYNC_OVERLAP_DAYS = 2
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 CTGOV_CONN_ID = "ctgov_api"
@@ -162,6 +166,13 @@ def _parse_float(name: str, value: Any, *, minimum: float = 0.0) -> float:
     return number
 
 
+def _parse_days(name: str, value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise SettingError(f"{name} must be a whole number of days (0 or more), got {value!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class ConnectionFields:
     """The fields of one Airflow connection, without Airflow's classes."""
@@ -188,6 +199,8 @@ class Settings:
     mail_from: str
     smtp: SmtpSettings | None = None
     ui_url: str | None = None
+    reconcile_days: int = DEFAULT_RECONCILE_DAYS
+    sync_overlap_days: int = DEFAULT_SYNC_OVERLAP_DAYS
 
     @classmethod
     def from_env(
@@ -232,6 +245,12 @@ class Settings:
         ui_url = (get("TRIALWATCH_UI_URL") or "").strip().rstrip("/") or None
         if ui_url and not ui_url.startswith(("https://", "http://")):
             raise SettingError(f"TRIALWATCH_UI_URL must be an http(s) URL, got {ui_url!r}")
+        reconcile_days = _parse_days(
+            "TRIALWATCH_RECONCILE_DAYS", get("TRIALWATCH_RECONCILE_DAYS") or DEFAULT_RECONCILE_DAYS
+        )
+        sync_overlap_days = _parse_days(
+            "TRIALWATCH_SYNC_OVERLAP_DAYS", get("TRIALWATCH_SYNC_OVERLAP_DAYS") or DEFAULT_SYNC_OVERLAP_DAYS
+        )
         return cls(
             home=home,
             store_url=store_url,
@@ -242,6 +261,8 @@ class Settings:
             mail_from=mail_from,
             smtp=smtp,
             ui_url=ui_url,
+            reconcile_days=reconcile_days,
+            sync_overlap_days=sync_overlap_days,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -44,7 +44,8 @@ def test_sync_dag_shape_and_trigger_form(dagbag) -> None:  # type: ignore[no-unt
     assert dag.get_task("plan").downstream_task_ids == {"fetch_batch", "finish"}
     assert dag.get_task("fetch_batch").downstream_task_ids == {"finish"}
     assert [outlet.name for outlet in dag.get_task("finish").outlets] == ["trialwatch_changes"]
-    assert set(dag.params) == {"nct_ids", "force"}
+    assert set(dag.params) == {"nct_ids", "force", "reconcile"}
+    assert dag.params["reconcile"] is False
     assert dag.params["nct_ids"] == []
 
 

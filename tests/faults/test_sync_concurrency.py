@@ -21,6 +21,7 @@ from trialwatch.replay.server import ReplayServer
 from trialwatch.store import Store
 from trialwatch.store import repository as repo
 from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, SyncLease, SyncRun, WatchlistTrial
+from trialwatch.store.plans import load_batch
 from trialwatch.watchlists import load_watchlists
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,20 +185,22 @@ def test_two_syncs_that_bypass_the_lease_still_store_each_version_and_event_once
         plan = plan_sync(store, client, watchlists)
         with store.session() as session:
             session.execute(SyncLease.__table__.delete())  # bypass: let the second run plan as well
-        plans.append(plan)
+            # The next plan replaces this one's stored batches: keep its ids now.
+            ids = [load_batch(session, plan.run_id, b["batch"]).nct_ids for b in plan.batches]
+        plans.append((plan, ids))
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def batches(plan) -> None:  # type: ignore[no-untyped-def]
+    def batches(plan, ids) -> None:  # type: ignore[no-untyped-def]
         client = CtgovClient(replay.base_url, min_interval=0, max_retries=1, backoff_base=0)
         start.wait()
         try:
-            for batch in plan.batches:
+            for batch in ids:
                 sync_batch(store, client, batch, run_id=plan.run_id, data_timestamp=plan.data_timestamp)
         except BaseException as exc:  # noqa: BLE001 - a thread cannot raise into the test; surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=batches, args=(plan,)) for plan in plans]
+    threads = [threading.Thread(target=batches, args=planned) for planned in plans]
     for thread in threads:
         thread.start()
     for thread in threads:

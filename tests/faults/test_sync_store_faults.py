@@ -24,6 +24,7 @@ from trialwatch.pipeline import (
     run_sync,
     sync_batch,
     sync_gate,
+    sync_planned_batch,
 )
 from trialwatch.registry.client import CtgovClient
 from trialwatch.replay.server import ReplayServer
@@ -114,12 +115,12 @@ def test_gate_syncs_a_new_build_then_nothing_until_something_changes(
     store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
 ) -> None:
     watchlists = [_watchlist(tmp_path, nct_ids=("NCT02185781",))]
-    assert sync_gate(store, client, watchlists).mode == "full"  # nothing synced yet
+    assert sync_gate(store, client, watchlists).mode == "daily"  # nothing synced yet
     run_sync(store, client, watchlists)
     decision = sync_gate(store, client, watchlists)
     assert (decision.mode, bool(decision)) == ("", False)
     replay.set_day(2)  # a new data build
-    assert sync_gate(store, client, watchlists).mode == "full"
+    assert sync_gate(store, client, watchlists).mode == "daily"
 
 
 def test_gate_fetches_only_new_trials_when_a_watchlist_is_added(
@@ -308,10 +309,9 @@ def test_batches_of_the_same_run_share_the_lease_and_a_stranger_is_refused(
     plan = plan_sync(
         store, client, [_watchlist(tmp_path, nct_ids=("NCT02185781", "NCT04327037"))], batch_size=1
     )
-    for batch in plan.batches:  # each batch checks and extends its run's lease
-        sync_batch(
-            store, client, batch, run_id=plan.run_id, data_timestamp=plan.data_timestamp, lease=plan.lease
-        )
+    assert [batch["size"] for batch in plan.batches] == [1, 1]
+    for batch in plan.batches:  # each batch loads its ids, checks and extends its run's lease
+        assert sync_planned_batch(store, client, plan.run_id, batch["batch"]).fetched == 1
     with pytest.raises(LeaseLost, match=f"sync run {plan.run_id} no longer holds"):
         sync_batch(store, client, [], run_id=plan.run_id, data_timestamp=None, lease="not-the-holder")
 

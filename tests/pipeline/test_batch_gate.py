@@ -61,7 +61,8 @@ def test_a_stored_record_served_with_only_build_noise_changed_skips_the_canonica
         return original(study)
 
     monkeypatch.setattr(records, "canonical_form", counting)
-    summary = run_sync(store, client, [watchlist], use_history=False)
+    # Build noise does not move LastUpdatePostDate: only a reconciliation fetches the record again.
+    summary = run_sync(store, client, [watchlist], use_history=False, reconcile=True)
     assert (summary.unchanged, summary.versions, calls) == (1, 0, [])
 
 

@@ -76,7 +76,13 @@ def test_noise_only_rebuild_stores_nothing(
     run_sync(store, client, [watchlist])
     replay.set_day(2)
     DIFF_STATS.reset()
-    summary = run_sync(store, client, [watchlist])
+    # Its LastUpdatePostDate (2022) did not move: the incremental run does not even fetch it.
+    before = len(replay.requests_to(r"NCT02552212"))
+    assert run_sync(store, client, [watchlist]).requested == 0
+    # One update check names it (filter.ids with the date window); nothing fetches it.
+    [check] = replay.requests_to(r"NCT02552212")[before:]
+    assert "filter.advanced=" in check and "fields=NCTId" in check
+    summary = run_sync(store, client, [watchlist], reconcile=True)
     assert (summary.unchanged, summary.versions, summary.events) == (1, 0, 0)
     assert DIFF_STATS.diff_runs == 0 and DIFF_STATS.deepdiff_calls == 0
     with store.session() as session:
@@ -115,11 +121,12 @@ def test_a_stored_record_gone_from_the_registry_is_reported_once_as_critical(
         content_type="application/json",
     )
     replay.inject(r"^/api/v2/studies/NCT02185781", status=404, times=None)
-    second = run_sync(store, client, [watchlist])
+    # A record that left public view posts no update: the reconciliation notices it.
+    second = run_sync(store, client, [watchlist], reconcile=True)
     assert second.changed == ["NCT02185781"]
     gone = _events(store, nct_id="NCT02185781", path="record.gone")
     assert [(e.category, e.severity) for e in gone] == [("identity", "critical")]
-    run_sync(store, client, [watchlist])
+    run_sync(store, client, [watchlist], reconcile=True)
     assert len(_events(store, nct_id="NCT02185781", path="record.gone")) == 1
     with store.session() as session:
         assert session.get(Study, "NCT02185781").gone_at is not None  # type: ignore[union-attr]
@@ -162,7 +169,9 @@ def test_a_trial_that_leaves_a_query_is_reported(
     watchlist = _watchlist(tmp_path, queries=(recruiting,))
     assert run_sync(store, client, [watchlist]).requested == 2
     replay.set_day(2)  # both seeds are COMPLETED now: the search no longer finds them
-    run_sync(store, client, [watchlist])
+    assert run_sync(store, client, [watchlist]).scope == "incremental"
+    assert _events(store, path="record.leftQuery") == []  # an incremental run marks nobody as left
+    assert run_sync(store, client, [watchlist], reconcile=True).scope == "full"
     left = _events(store, path="record.leftQuery")
     assert sorted(e.nct_id for e in left) == ["NCT02185781", "NCT04327037"]
 
@@ -233,7 +242,7 @@ def test_an_older_version_served_later_is_not_reported_as_a_change(
     replay.set_day(2)
     run_sync(store, client, [watchlist])
     replay.set_day(1)  # a stale mirror: version 3 after version 5 was stored
-    summary = run_sync(store, client, [watchlist])
+    summary = run_sync(store, client, [watchlist], reconcile=True)
     assert (summary.unchanged, summary.versions, summary.events) == (1, 0, 0)
     assert any("older than the stored version 5" in note for note in summary.notes)
     with store.session() as session:

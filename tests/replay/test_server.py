@@ -115,11 +115,53 @@ class TestStudiesQueries:
         bad = get(replay, "/studies", fields="ConditionList")
         assert bad.status_code == 400 and "invalid field name: ConditionList" in bad.text
 
+    def test_filter_advanced_last_update_posted_range(self, replay: ReplayServer) -> None:
+        # Day 2 serves new versions of the two seed trials, posted 2026-10-08 (timeline.json).
+        replay.set_day(2)
+        since = {"filter.advanced": "AREA[LastUpdatePostDate]RANGE[2026-10-03,MAX]", "pageSize": "100"}
+        assert nct_ids(get(replay, "/studies", **since).json()) == ["NCT02185781", "NCT04327037"]
+        replay.set_day(1)  # on day 1 their newest versions are older: nothing was posted since
+        assert nct_ids(get(replay, "/studies", **since).json()) == []
+
+    def test_filter_advanced_and_combination_with_other_filters(
+        self, replay: ReplayServer, replay_registry
+    ) -> None:  # type: ignore[no-untyped-def]
+        since, until = (
+            "AREA[LastUpdatePostDate]RANGE[2020-01-01,MAX]",
+            "AREA[LastUpdatePostDate]RANGE[MIN, 2020-12-31]",
+        )
+        expression = f"({since}) AND {until}"
+        answer = get(replay, "/studies", pageSize="100", fields="NCTId", **{"filter.advanced": expression})
+        expected = []
+        for served in replay_registry.current_all(1):
+            posted = served.body["protocolSection"]["statusModule"].get("lastUpdatePostDateStruct", {})
+            if "2020-01-01" <= posted.get("date", "") <= "2020-12-31":
+                expected.append(served.nct_id)
+        assert expected and nct_ids(answer.json()) == expected
+        assert all(set(study) == {"protocolSection"} for study in answer.json()["studies"])
+        ids = {"filter.ids": "|".join(expected[:1] + ["NCT02185781"]), "filter.advanced": expression}
+        assert nct_ids(get(replay, "/studies", **ids).json()) == expected[:1]
+
+    @pytest.mark.parametrize(
+        "expression",
+        [
+            "AREA[Phase]PHASE3",
+            "AREA[StartDate]RANGE[2020-01-01,MAX]",
+            "AREA[LastUpdatePostDate]RANGE[2020,MAX]",
+            "AREA[LastUpdatePostDate]RANGE[MIN,MAX] OR AREA[LastUpdatePostDate]RANGE[MIN,MAX]",
+            "(AREA[LastUpdatePostDate]RANGE[MIN,MAX]",
+            "AREA[LastUpdatePostDate]RANGE[MIN,MAX] AND",
+        ],
+    )
+    def test_filter_advanced_beyond_date_ranges_is_400(self, replay: ReplayServer, expression: str) -> None:
+        answer = get(replay, "/studies", **{"filter.advanced": expression})
+        assert answer.status_code == 400 and "not supported by the replay registry" in answer.text
+
     def test_unknown_and_unsupported_parameters_are_400_text(self, replay: ReplayServer) -> None:
         unknown = get(replay, "/studies", **{"filter.phase": "PHASE3"})
         assert unknown.status_code == 400 and unknown.headers["Content-Type"].startswith("text/plain")
         assert "Unknown parameter: filter.phase" in unknown.text
-        unsupported = get(replay, "/studies", **{"filter.advanced": "AREA[Phase]PHASE3"})
+        unsupported = get(replay, "/studies", **{"filter.geo": "distance(39.0,-77.1,50mi)"})
         assert unsupported.status_code == 400 and "not supported by the replay registry" in unsupported.text
         essie = get(replay, "/studies", **{"query.term": "AREA[LastUpdatePostDate]RANGE[2026-01-01,MAX]"})
         assert essie.status_code == 400 and "plain words" in essie.text

@@ -14,7 +14,8 @@ from trialwatch.cli._common import (
 )
 
 EXAMPLE = """
-trialwatch sync                                        # every watched trial, from clinicaltrials.gov
+trialwatch sync                                        # what changed since the last sync (weekly: everything)
+trialwatch sync --reconcile                            # every watched trial, memberships reconciled
 trialwatch sync --api http://127.0.0.1:8765/api/v2 --min-interval 0 --ids NCT04327037
 """
 
@@ -25,13 +26,20 @@ def register(subparsers: Any) -> None:
         "sync",
         help="fetch watched trials now and record changes",
         description="Fetch the watched trials (or --ids) from the registry, store new versions and\n"
-        "record their change events. Exit status 1 when a trial or a watchlist failed.",
+        "record their change events. Between full reconciliations (weekly, TRIALWATCH_RECONCILE_DAYS)\n"
+        "only records posted since the last synced data build are fetched.\n"
+        "Exit status 1 when a trial or a watchlist failed.",
         example=EXAMPLE,
     )
     parser.add_argument("--api", help="API v2 base URL (default: TRIALWATCH_API_URL or clinicaltrials.gov)")
     parser.add_argument("--store", help="store URL (default: TRIALWATCH_STORE_URL or a SQLite file)")
     parser.add_argument(
         "--ids", nargs="*", default=(), help="sync only these NCT ids (or URLs containing them)"
+    )
+    parser.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="a full reconciliation: fetch every watched trial and reconcile watchlist memberships",
     )
     parser.add_argument(
         "--no-history", action="store_true", help="do not read the registry's version history"
@@ -92,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
             only_ids=only_ids,
             use_history=settings.use_history,
             watchlist_errors=loaded.errors,
+            reconcile=args.reconcile,
+            reconcile_days=settings.reconcile_days,
+            overlap_days=settings.sync_overlap_days,
         )
     except RegistryError as exc:
         raise CommandError(f"sync stopped, registry {settings.api_url}: {exc}") from exc
@@ -103,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         store.dispose()
     print(
-        f"sync run {summary.run_id} {summary.status}: {summary.fetched}/{summary.requested} fetched, "
+        f"sync run {summary.run_id} ({summary.scope}) {summary.status}: "
+        f"{summary.fetched}/{summary.requested} fetched, "
         f"{summary.versions} new versions, {summary.events} events"
     )
     for failure in summary.failures:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Self
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -679,6 +679,19 @@ class CtgovClient:
                     )
                 return retry_after
         return self._backoff(attempt)
+
+
+def updated_since(params: Mapping[str, str], since: date) -> dict[str, str]:
+    """``params`` narrowed to records whose last update was posted on or after ``since``.
+
+    A query's own ``filter.advanced`` is kept and ANDed with the window, in parentheses so an OR in
+    it cannot bind to the window (Essie: AND binds tighter than OR; parentheses group,
+    https://clinicaltrials.gov/api/gui/ref/expr). LastUpdatePostDate is the date the registry
+    posted the record's last change, so every new registry version moves it.
+    """
+    window = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
+    own = str(params.get("filter.advanced") or "").strip()
+    return {**params, "filter.advanced": f"({own}) AND {window}" if own else window}
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -1,9 +1,9 @@
 """The replay registry: a real HTTP server that answers like ClinicalTrials.gov from recorded data.
 
-It serves the subset of API v2 the pipeline uses (``/version``, ``/studies``, ``/studies/{id}``)
-and the website's history endpoints (``/api/int/...``), with the real quirks (spurious page tokens,
-text/plain 400s, alias 301s) and with named time points ("days") so a demo or test can watch
-records change. Faults (429, 503, HTML pages, dropped connections) can be injected per path.
+It serves the subset of API v2 the pipeline uses (``/version``, ``/studies``, ``/studies/{id}``,
+with ``filter.advanced`` date ranges on LastUpdatePostDate) and the website's history endpoints
+(``/api/int/...``), with the real quirks (spurious page tokens, text/plain 400s, alias 301s) and
+with named time points ("days") so a demo or test can watch records change. Faults (429, 503, HTML pages, dropped connections) can be injected per path.
 Layout of the data: ``data/README.md``; provenance: ``data/SOURCES.md``.
 """
 
@@ -42,6 +42,7 @@ SUPPORTED_STUDIES_PARAMS = frozenset(
     | {
         "filter.overallStatus",
         "filter.ids",
+        "filter.advanced",
         "fields",
         "countTotal",
         "pageSize",
@@ -51,9 +52,15 @@ SUPPORTED_STUDIES_PARAMS = frozenset(
     }
 )
 KNOWN_UNSUPPORTED_PARAMS = frozenset(
-    {"query.patient", "filter.geo", "filter.advanced", "filter.synonyms", "aggFilters", "geoDecay", "sort"}
+    {"query.patient", "filter.geo", "filter.synonyms", "aggFilters", "geoDecay", "sort"}
 )
 PAGING_ONLY_PARAMS = frozenset({"pageToken", "pageSize", "countTotal"})
+# filter.advanced: the part of Essie the sync's incremental runs send, date ranges on the last update
+# posted, joined by AND and grouped by parentheses; anything else answers 400.
+ADVANCED_TOKEN_RE = re.compile(
+    r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<and>AND)\b|AREA\[(?P<area>[^\]]*)\]RANGE\[(?P<range>[^\]]*)\])"
+)
+RANGE_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ReplayDataError(ValueError):
@@ -383,6 +390,81 @@ def query_words(param: str, value: str) -> list[str]:
     return [word for word in words(value.replace('"', " ")) if word != "and"]
 
 
+# ----------------------------------------------------------------------------- filter.advanced
+
+
+def last_update_posted(body: dict[str, Any]) -> str | None:
+    """The record's LastUpdatePostDate (``statusModule.lastUpdatePostDateStruct.date``), if it has one."""
+    status = _module(body, "statusModule")
+    date = (status.get("lastUpdatePostDateStruct") or {}).get("date")
+    return str(date) if date else None
+
+
+def advanced_filter(expression: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for ``filter.advanced``: ``AREA[LastUpdatePostDate]RANGE[from,to]`` terms (dates as
+    yyyy-MM-dd, ``MIN``, ``MAX``; both ends included; a record without the date never matches) joined
+    by AND, in parentheses as needed. Anything else is refused with the real API's kind of 400."""
+
+    def refuse(why: str) -> HTTPProblem:
+        return HTTPProblem(
+            400,
+            f"Parameter filter.advanced: {why}; not supported by the replay registry, which understands "
+            f"only AREA[LastUpdatePostDate]RANGE[from,to] terms joined by AND: {expression!r}",
+        )
+
+    tokens: list[tuple[str, Any]] = []
+    position = 0
+    text = expression.rstrip()
+    while position < len(text):
+        match = ADVANCED_TOKEN_RE.match(text, position)
+        if match is None:
+            raise refuse(f"cannot read {text[position:].strip()[:40]!r}")
+        position = match.end()
+        if match.group("open"):
+            tokens.append(("(", None))
+        elif match.group("close"):
+            tokens.append((")", None))
+        elif match.group("and"):
+            tokens.append(("AND", None))
+        else:
+            if match.group("area") != "LastUpdatePostDate":
+                raise refuse(f"area {match.group('area')!r} is not supported")
+            ends = [end.strip() for end in match.group("range").split(",")]
+            if len(ends) != 2 or not all(e in ("MIN", "MAX") or RANGE_DATE_RE.fullmatch(e) for e in ends):
+                raise refuse(f"RANGE[{match.group('range')}] is not two dates (yyyy-MM-dd, MIN or MAX)")
+            low = "" if ends[0] == "MIN" else ends[0]
+            high = "9999-99-99" if ends[1] == "MAX" else ends[1]
+            tokens.append(("RANGE", (low, high)))
+
+    def term(at: int) -> tuple[list[tuple[str, str]], int]:
+        kind = tokens[at][0] if at < len(tokens) else "end"
+        if kind == "(":
+            ranges, at = conjunction(at + 1)
+            if at >= len(tokens) or tokens[at][0] != ")":
+                raise refuse("a parenthesis is not closed")
+            return ranges, at + 1
+        if kind == "RANGE":
+            return [tokens[at][1]], at + 1
+        raise refuse(f"expected a term, found {kind}")
+
+    def conjunction(at: int) -> tuple[list[tuple[str, str]], int]:
+        ranges, at = term(at)
+        while at < len(tokens) and tokens[at][0] == "AND":
+            more, at = term(at + 1)
+            ranges += more
+        return ranges, at
+
+    ranges, end = conjunction(0)
+    if end != len(tokens):
+        raise refuse(f"unexpected {tokens[end][0]}")
+
+    def accepts(body: dict[str, Any]) -> bool:
+        posted = last_update_posted(body)
+        return posted is not None and all(low <= posted <= high for low, high in ranges)
+
+    return accepts
+
+
 # ----------------------------------------------------------------------------- field projection
 
 _field_paths: dict[str, tuple[str, ...]] | None = None
@@ -628,6 +710,9 @@ class Replay:
                     except HTTPProblem:
                         raise HTTPProblem(400, f"Invalid value in parameter filter.ids: {raw!r}") from None
             candidates = [s for s in candidates if wanted & self._ids_of(s)]
+        if params.get("filter.advanced"):
+            accepts = advanced_filter(params["filter.advanced"])
+            candidates = [s for s in candidates if accepts(s.body)]
         if params.get("filter.overallStatus"):
             statuses = {value.strip().upper() for value in re.split(r"[,|]", params["filter.overallStatus"])}
             bad = statuses - set(OVERALL_STATUSES)

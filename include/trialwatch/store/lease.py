@@ -91,6 +91,11 @@ def extend(
     row.expires_at = max(_aware(row.expires_at), now + ttl)
 
 
+def holder_of(session: Session, run_id: int) -> str | None:
+    """Who holds the lease for ``run_id``, or None when the lease is no longer bound to that run."""
+    return session.scalar(select(SyncLease.holder).where(SyncLease.name == SYNC, SyncLease.run_id == run_id))
+
+
 def release(session: Session, holder: str) -> None:
     """Give the lease back (nothing happens if ``holder`` does not hold it)."""
     session.execute(delete(SyncLease).where(SyncLease.name == SYNC, SyncLease.holder == holder))

@@ -5,6 +5,7 @@
 - ``change_events`` are what the diff found between consecutive versions.
 - ``watchlist_trials`` says which watchlist watches which trial, and since when.
 - ``sync_runs`` records each sync: what was fetched, what failed and why (pipeline health).
+- ``sync_plan_batches`` holds the running sync's planned ids, one row per batch.
 - ``sync_lease`` names the one sync run allowed to write now (see ``store.lease``).
 - ``digest_outbox`` holds rendered digests, one row per watchlist, period and recipient.
 - ``findings`` are what is wrong with watched records (``trialwatch.findings``), opened and resolved
@@ -181,9 +182,11 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # running | ok | partial | failed | skipped (another sync held the lease; nothing was done)
     status: Mapped[str] = mapped_column(String(10), default="running")
-    # "full": every watched trial; "ids": a manual run for given trials; "new": the watchlists changed
-    # and only never-fetched trials were fetched. Only "full" runs count as the day's sync.
-    scope: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    # "full": every watched trial, memberships reconciled; "incremental": only records posted since the
+    # last synced data build (and never-fetched ones); "ids": a manual run for given trials; "new": the
+    # watchlists changed and only never-fetched trials were fetched. "full" and "incremental" runs
+    # count as the day's sync; the last "full" one is the last reconciliation.
+    scope: Mapped[str] = mapped_column(String(20), default="full", server_default="full")
     # Fingerprint of the watchlists the run resolved (None for "ids" runs and early failures): the
     # hourly gate syncs when today's watchlists differ from the last run's.
     watchlist_fingerprint: Mapped[str | None] = mapped_column(String(64))
@@ -196,6 +199,20 @@ class SyncRun(Base):
     failures: Mapped[list] = mapped_column(JSON, default=list)
     # Notes a reader of the digest must see, e.g. "version history unavailable: fell back to current diffs".
     notes: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class SyncPlanBatch(Base):
+    """One batch of a sync run's plan: the ids one mapped fetch task loads, and their thresholds."""
+
+    __tablename__ = "sync_plan_batches"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer)
+    nct_ids: Mapped[list] = mapped_column(JSON)
+    # nct_id -> diff thresholds, for the batch's trials whose watchlists set any.
+    thresholds: Mapped[dict] = mapped_column(JSON)
 
 
 class SyncLease(Base):

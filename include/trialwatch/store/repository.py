@@ -410,13 +410,25 @@ def describe_sync_run(
     data_timestamp: str | None,
     studies_requested: int,
     watchlist_fingerprint: str | None,
+    scope: str | None = None,
 ) -> None:
-    """What a planned run is about: the registry's data build, how many trials, which watchlists."""
+    """What a planned run is about: the registry's data build, how many trials, which watchlists,
+    and its scope once the plan decided it (full or incremental)."""
     run = session.get(SyncRun, run_id)
     if run is None:
         raise LookupError(f"no sync run {run_id} in the store")
     run.data_timestamp, run.studies_requested = data_timestamp, studies_requested
     run.watchlist_fingerprint = watchlist_fingerprint
+    if scope is not None:
+        run.scope = scope
+
+
+def sync_run_data_timestamp(session: Session, run_id: int) -> str | None:
+    """The registry data build a planned run reads."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id} in the store")
+    return run.data_timestamp
 
 
 def fail_sync_run(session: Session, run_id: int, reason: str) -> None:
@@ -428,12 +440,16 @@ def fail_sync_run(session: Session, run_id: int, reason: str) -> None:
     run.failures = [*(run.failures or []), {"nct_id": "", "error": reason}]
 
 
+# Runs that sync the day's data build (the others fetch given or never-stored trials only).
+DAILY_SCOPES = ("full", "incremental")
+
+
 def last_watchlist_fingerprint(session: Session) -> str | None:
-    """The watchlists the last finished run that resolved them saw (full or new-trials run)."""
+    """The watchlists the last finished run that resolved them saw (full, incremental or new-trials run)."""
     return session.scalar(
         select(SyncRun.watchlist_fingerprint)
         .where(
-            SyncRun.scope.in_(("full", "new")),
+            SyncRun.scope.in_((*DAILY_SCOPES, "new")),
             SyncRun.status.in_(("ok", "partial")),
             SyncRun.watchlist_fingerprint.is_not(None),
         )
@@ -514,19 +530,89 @@ def finish_sync_run(session: Session, run_id: int) -> SyncRun:
     return run
 
 
-def last_data_timestamp(session: Session) -> str | None:
-    """The registry data build the last full sync saw, if it fetched most watched trials.
+def _synced(scopes: Sequence[str]) -> Any:
+    """Finished runs of ``scopes`` that fetched most of what they planned, newest first.
 
     A manual run for a few trials, or a run that lost most of its trials to registry errors, does
     not count: the next scheduled check syncs that build again.
     """
-    return session.scalar(
-        select(SyncRun.data_timestamp)
+    return (
+        select(SyncRun)
         .where(
-            SyncRun.scope == "full",
+            SyncRun.scope.in_(scopes),
             SyncRun.status.in_(("ok", "partial")),
             SyncRun.studies_fetched * 2 >= SyncRun.studies_requested,
         )
-        .order_by(SyncRun.started_at.desc())
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
         .limit(1)
     )
+
+
+def last_data_timestamp(session: Session) -> str | None:
+    """The registry data build the last full or incremental sync saw, if it fetched most of its trials."""
+    run = session.scalar(_synced(DAILY_SCOPES))
+    return run.data_timestamp if run is not None else None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The last full sync: the data build it read and the watchlists it resolved."""
+
+    run_id: int
+    data_timestamp: str | None
+    watchlist_fingerprint: str | None
+
+
+def last_reconciliation(session: Session) -> Reconciliation | None:
+    """The last full sync that fetched most watched trials, or None before the first one."""
+    run = session.scalar(_synced(("full",)))
+    if run is None:
+        return None
+    return Reconciliation(run.id, run.data_timestamp, run.watchlist_fingerprint)
+
+
+def watched_never_fetched(session: Session) -> list[str]:
+    """Trials a watchlist watches (and has not dropped) with no stored version, in id order."""
+    return list(
+        session.scalars(
+            select(WatchlistTrial.nct_id)
+            .distinct()
+            .outerjoin(Study, Study.nct_id == WatchlistTrial.nct_id)
+            .where(WatchlistTrial.left_at.is_(None), Study.current_version_id.is_(None))
+            .order_by(WatchlistTrial.nct_id)
+        )
+    )
+
+
+def watchlists_of(session: Session, nct_ids: Iterable[str]) -> dict[str, list[str]]:
+    """nct_id -> the watchlists that watch it now, by stored membership."""
+    ids = list(dict.fromkeys(nct_ids))
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(WatchlistTrial.nct_id, WatchlistTrial.watchlist).where(
+                WatchlistTrial.nct_id.in_(ids[start : start + 500]), WatchlistTrial.left_at.is_(None)
+            )
+        )
+        for nct_id, watchlist in rows:
+            found.setdefault(nct_id, []).append(watchlist)
+    return found
+
+
+def failed_last_time(session: Session) -> list[str]:
+    """Trials the last finished full or incremental run could not fetch or store (not the ones the
+    registry does not have): an incremental run fetches them again, whatever their update date."""
+    run = session.scalar(
+        select(SyncRun)
+        .where(SyncRun.scope.in_(DAILY_SCOPES), SyncRun.status.in_(("ok", "partial")))
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+    if run is None:
+        return []
+    failed = (
+        str(failure.get("nct_id") or "")
+        for failure in run.failures or []
+        if isinstance(failure, dict) and failure.get("error") != NOT_FOUND
+    )
+    return list(dict.fromkeys(nct_id for nct_id in failed if records.NCT_RE.fullmatch(nct_id)))
