@@ -21,6 +21,8 @@ from urllib.parse import quote, urlencode
 
 DEFAULT_API_BASE = "https://clinicaltrials.gov/api/v2"
 DEFAULT_SENDER = "trialwatch@localhost"
+# Registry requests one history backfill run may spend (about 8 minutes at 1 request per second).
+DEFAULT_BACKFILL_REQUESTS = 500
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 CTGOV_CONN_ID = "ctgov_api"
@@ -162,6 +164,13 @@ def _parse_float(name: str, value: Any, *, minimum: float = 0.0) -> float:
     return number
 
 
+def _parse_count(name: str, value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise SettingError(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class ConnectionFields:
     """The fields of one Airflow connection, without Airflow's classes."""
@@ -188,6 +197,7 @@ class Settings:
     mail_from: str
     smtp: SmtpSettings | None = None
     ui_url: str | None = None
+    backfill_requests: int = DEFAULT_BACKFILL_REQUESTS
 
     @classmethod
     def from_env(
@@ -226,6 +236,10 @@ class Settings:
         else:
             use_history = parse_bool("TRIALWATCH_USE_HISTORY", get("TRIALWATCH_USE_HISTORY") or True)
 
+        backfill_requests = _parse_count(
+            "TRIALWATCH_BACKFILL_REQUESTS", get("TRIALWATCH_BACKFILL_REQUESTS") or DEFAULT_BACKFILL_REQUESTS
+        )
+
         smtp_extra = dict(smtp_conn.extra) if smtp_conn else {}
         mail_from = smtp_extra.get("from_email") or get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
         smtp = _smtp(get, smtp_conn, mail_from)
@@ -242,6 +256,7 @@ class Settings:
             mail_from=mail_from,
             smtp=smtp,
             ui_url=ui_url,
+            backfill_requests=backfill_requests,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
