@@ -19,7 +19,8 @@ is recorded as *failed* with its reason and gives the lease back.
 
 **Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
 ids and split them into batches) → `fetch_batch` (one mapped task per batch: fetch, compare content
-hashes, diff changed records version by version) → `finish` (close the sync run, update the asset).
+hashes, diff changed records version by version; a new trial's current version is stored and its
+older versions queued for **trialwatch_backfill**) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
 `trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
@@ -137,6 +138,7 @@ def trialwatch_sync() -> None:
         lease: str,
         data_timestamp: str | None,
         thresholds: dict[str, Any],
+        history_depths: dict[str, int],
     ) -> dict[str, Any]:
         from dataclasses import asdict
 
@@ -157,6 +159,7 @@ def trialwatch_sync() -> None:
                 thresholds=thresholds,
                 use_history=config.use_history,
                 lease=lease,
+                history_depths=history_depths,
             )
         except Exception as exc:
             ti = context["ti"]
