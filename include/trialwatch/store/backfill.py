@@ -18,8 +18,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trialwatch.events import ChangeEvent
+from trialwatch.store.errors import WriteConflict
 from trialwatch.store.models import BackfillEntry, Study, StudyVersion, version_key
 from trialwatch.store.repository import event_row
+
+
+class StoredMeanwhile(WriteConflict):
+    """A sync that took a trial for new finds another version of it stored meanwhile: the other
+    sync stored it first, so this transaction is rolled back as a duplicate (``is_duplicate``)."""
+
+    def __init__(self, nct_id: str) -> None:
+        super().__init__(
+            f"enqueue {nct_id}", None, Exception(f"{nct_id}: trial stored first by another sync")
+        )
 
 
 class CursorMoved(RuntimeError):
@@ -54,13 +65,19 @@ def enqueue(session: Session, nct_id: str, *, depth: int | None, posted: str | N
     """Queue the history of ``nct_id`` before its just-stored current version. False if not queued.
 
     ``depth``: older versions wanted, None for all; 0 queues nothing. A trial already queued keeps
-    its entry, with the larger of the two depths.
+    its entry, with the larger of the two depths. Raises StoredMeanwhile if the trial has another
+    version besides the one just stored (a racing sync stored it first).
     """
-    if depth == 0:
-        return False
     study = session.get(Study, nct_id)
     if study is None or study.current_version_id is None:
         raise LookupError(f"{nct_id} has no stored version to backfill before")
+    stored = session.scalar(
+        select(func.count()).select_from(StudyVersion).where(StudyVersion.nct_id == nct_id)
+    )
+    if stored != 1:
+        raise StoredMeanwhile(nct_id)
+    if depth == 0:
+        return False
     entry = session.get(BackfillEntry, nct_id)
     if entry is not None:
         if entry.done_at is None and entry.depth is not None:

@@ -33,8 +33,10 @@ def upgrade() -> None:
         sa.Column("done_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_backfill_queue_pending", "backfill_queue", ["done_at", "posted"])
-    with op.batch_alter_table("study_versions") as batch_op:
-        batch_op.add_column(sa.Column("backfill", sa.Boolean, nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN: SQLite adds it in place (rebuilding the table would trip change_events' key).
+    op.add_column(
+        "study_versions", sa.Column("backfill", sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
