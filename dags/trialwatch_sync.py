@@ -24,7 +24,8 @@ is recorded as *failed* with its reason and gives the lease back.
 **Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
 ids, store them in batches, hand on small batch descriptors) → `fetch_batch` (one mapped task per
 batch, at most 1000: load its ids from the store, fetch, compare content hashes, diff changed
-records version by version) → `finish` (close the sync run, update the asset).
+records version by version; a new trial's current version is stored and its older versions queued
+for **trialwatch_backfill**) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
 `trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable

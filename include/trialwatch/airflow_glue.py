@@ -67,12 +67,12 @@ def settings() -> Settings:
     return Settings.from_env(connections={conn_id: _connection(conn_id) for conn_id in CONNECTION_IDS})
 
 
-def ctgov_client(config: Settings | None = None) -> CtgovClient:
-    """A registry client for a mapped task: the configured interval times the tasks that run at once."""
+def ctgov_client(config: Settings | None = None, *, tasks_at_once: int = FETCH_CONCURRENCY) -> CtgovClient:
+    """A registry client for a task: the configured interval times the tasks that run at once."""
     from trialwatch.registry.client import CtgovClient
 
     config = config or settings()
-    interval = config.min_interval * FETCH_CONCURRENCY
+    interval = config.min_interval * tasks_at_once
     log.info("registry: %s (%.1f s between requests per task)", config.api_url, interval)
     return CtgovClient(config.api_url, min_interval=interval)
 

@@ -1,7 +1,7 @@
 """`trialwatch demo`: the whole monitor, offline, through the real DAGs.
 
-It starts the replay registry (day 1) and a local mail sink, runs the sync DAG and the digest DAGs
-with `airflow dags test`, switches the registry to day 2 (new versions of the two seed trials) and
+It starts the replay registry (day 1) and a local mail sink, runs the sync DAG, the history backfill
+DAG (day 1: the new trials' older versions) and the digest DAGs with `airflow dags test`, switches the registry to day 2 (new versions of the two seed trials) and
 runs them again. The DAG runs go through Airflow's executor and an api-server (for the tasks'
 execution API), so every task writes its log file like a scheduled run: `make up-demo` starts Airflow
 on the demo's Airflow home (`airflow_home`) and shows the runs, their logs and the store. The day-2 digest lands in the mail sink's folder as .eml files, and its webhook,
@@ -217,6 +217,8 @@ def run_demo(workdir: Path) -> list[Path]:
                 registry.set_day(day)
                 print(f"day {day}: registry data of {registry.data_timestamp}")
                 _airflow([*test, "trialwatch_sync"], env, log_file, "sync DAG")
+                if day == 1:  # the new trials' older versions, as the hourly backfill would fetch them
+                    _airflow([*test, "trialwatch_backfill"], env, log_file, "backfill DAG")
                 before = len(sink.saved)
                 for dag_id in digests:
                     _airflow([*test, dag_id], env, log_file, f"digest DAG {dag_id}")

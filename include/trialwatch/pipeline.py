@@ -37,8 +37,9 @@ from trialwatch.diff import (
 )
 from trialwatch.registry.client import CtgovClient, updated_since
 from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
-from trialwatch.registry.history import HistoryAdapter
+from trialwatch.registry.history import HistoryAdapter, place_by_date
 from trialwatch.store import Store, plans
+from trialwatch.store import backfill as backfill_queue
 from trialwatch.store import findings as stored_findings
 from trialwatch.store import lease as sync_lease
 from trialwatch.store import repository as repo
@@ -461,6 +462,7 @@ def _plan(
         )
     log.info("sync run %d: %s sync, %s", run_id, decided.scope, decided.reason)
     watched_with: dict[str, list[Thresholds]] = {}
+    depths: dict[str, list[int | None]] = {}
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     notes: list[str] = []
     wanted: dict[str, None] = {}
@@ -488,6 +490,7 @@ def _plan(
             for nct_id in [*members.via, *members.also]:
                 wanted.setdefault(nct_id, None)
                 watched_with.setdefault(nct_id, []).append(own)
+                depths.setdefault(nct_id, []).append(watchlist.history)
     ids = list(wanted)
     if new_only:
         with store.session() as session:
@@ -502,13 +505,21 @@ def _plan(
             ]
             owners = repo.watchlists_of(session, extra)
         by_name = {watchlist.name: Thresholds.from_mapping(watchlist.thresholds) for watchlist in watchlists}
+        history_of = {watchlist.name: watchlist.history for watchlist in watchlists}
         for nct_id in dict.fromkeys(extra):
             ids.append(nct_id)
             watched_with[nct_id] = [by_name[name] for name in owners.get(nct_id, []) if name in by_name]
+            depths[nct_id] = [history_of[name] for name in owners.get(nct_id, []) if name in history_of]
     thresholds = {
         nct_id: Thresholds.most_sensitive(each).to_mapping()
         for nct_id, each in watched_with.items()
         if any(t != Thresholds() for t in each)
+    }
+    # A trial on several watchlists gets the most history any of them asks for (None: all of it).
+    history = {
+        nct_id: max(each)  # type: ignore[type-var]
+        for nct_id, each in depths.items()
+        if each and None not in each
     }
     with store.session() as session:
         repo.describe_sync_run(
@@ -522,7 +533,7 @@ def _plan(
         if problems or notes:
             failures = [{"nct_id": "", "error": problem} for problem in problems]
             repo.add_to_sync_run(session, run_id, failures=failures, notes=notes)
-    batches = _store_batches(store, run_id, ids, thresholds, batch_size)
+    batches = _store_batches(store, run_id, ids, thresholds, history, batch_size)
     log.info(
         "sync run %d (%s): %d trials in %d batches (registry data of %s)",
         run_id,
@@ -545,6 +556,7 @@ def _store_batches(
     run_id: int,
     ids: list[str],
     thresholds: dict[str, dict[str, Any]],
+    history: dict[str, int],
     batch_size: int,
 ) -> list[dict[str, Any]]:
     """Write the run's batches to the store, a chunk of rows per transaction; their descriptors.
@@ -561,6 +573,7 @@ def _store_batches(
             label=batch_label(chunk),
             nct_ids=chunk,
             thresholds={nct_id: thresholds[nct_id] for nct_id in chunk if thresholds.get(nct_id)},
+            history_depths={nct_id: history[nct_id] for nct_id in chunk if nct_id in history},
         )
         for index, chunk in enumerate(chunks)
     ]
@@ -597,6 +610,7 @@ def sync_planned_batch(
         thresholds=planned.thresholds,
         use_history=use_history,
         lease=lease,
+        history_depths=planned.history_depths,
     )
 
 
@@ -643,12 +657,18 @@ def sync_gate(store: Store, client: CtgovClient, watchlists: Sequence[Watchlist]
 
 
 def _version_chain(
-    history: HistoryAdapter, nct_id: str, current: dict[str, Any], *, known: bool, after: int | None
+    history: HistoryAdapter,
+    nct_id: str,
+    current: dict[str, Any],
+    *,
+    known: bool,
+    after: int | None,
+    posted: str | None = None,
 ) -> list[tuple[dict[str, Any], int, str]]:
     """(study, registry version, version date) for every registry version newer than ``after``.
 
-    A new trial gets its whole history. A known trial stored without a version number can only be
-    placed at the newest version. The newest version is the record just fetched; only the versions in
+    A new trial gets its whole history. A known trial stored without a version number is placed by
+    its posting date (``posted``), else at the newest version. The newest version is the record just fetched; only the versions in
     between are fetched again.
     """
     infos = history.versions(nct_id)
@@ -656,6 +676,15 @@ def _version_chain(
         raise OlderVersionServed(
             f"{nct_id}: the registry serves version {infos[-1].version}, older than the stored version {after}"
         )
+    if known and after is None and infos:
+        # Stored before its history was read (a new trial): its posting date says which version it is.
+        if posted is not None and posted > infos[-1].date:
+            raise OlderVersionServed(
+                f"{nct_id}: the registry's newest version {infos[-1].version} ({infos[-1].date}) is older "
+                f"than the stored record, posted {posted}"
+            )
+        placed = place_by_date(infos, posted)
+        after = placed.version if placed is not None and placed.version < infos[-1].version else None
     if known:
         infos = [info for info in infos if info.version > after] if after is not None else infos[-1:]
     chain = [(history.study_at(nct_id, info.version), info.version, info.date) for info in infos[:-1]]
@@ -672,10 +701,13 @@ def record_study(
     data_timestamp: str | None,
     thresholds: Thresholds | None = None,
     canonical: dict[str, Any] | None = None,
+    history_depth: int | None = None,
 ) -> BatchSummary:
     """Store one fetched record: nothing if its content is unchanged, else every new version.
 
     ``canonical``: the record's canonical form when the caller already made it (the batch gate).
+    A new trial's current version is stored alone; with ``history`` its older versions go to the
+    backfill queue (``history_depth`` of them, None for all, 0 for none).
     """
     summary = BatchSummary(fetched=1)
     nct_id = records.check_study(study)
@@ -693,8 +725,8 @@ def record_study(
     chain: list[tuple[dict[str, Any], int | None, str | None]]
     try:
         chain = (
-            _version_chain(history, nct_id, study, known=stored is not None, after=after)
-            if history is not None
+            _version_chain(history, nct_id, study, known=True, after=after, posted=_posted(stored))
+            if history is not None and stored is not None
             else []
         )
     except HistoryUnavailable as exc:
@@ -759,6 +791,10 @@ def record_study(
     try:
         with store.session() as session:
             summary.events = repo.store_versions(session, nct_id, versions, data_timestamp=data_timestamp)
+            if backfill and history is not None:  # a new trial: its history is fetched later
+                backfill_queue.enqueue(
+                    session, nct_id, depth=history_depth, posted=records.last_update_posted(study), now=_now()
+                )
     except WriteConflict as exc:
         if not repo.is_duplicate(exc):
             raise
@@ -794,6 +830,10 @@ def record_study(
     return summary
 
 
+def _posted(stored: Any) -> str | None:
+    return records.last_update_posted(stored.raw_json) if stored is not None else None
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = " ".join(str(value).split()) if value is not None else "(none)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -809,11 +849,13 @@ def sync_batch(
     thresholds: dict[str, dict[str, Any]] | None = None,
     use_history: bool = True,
     lease: str | None = None,
+    history_depths: dict[str, int] | None = None,
 ) -> BatchSummary:
     """Fetch one batch and record it. One bad record is reported and does not stop the others.
 
     ``lease``: the holder from the plan; the batch stops with LeaseLost if its run no longer holds
     the sync lease. Without it (tests that bypass the lease) only the unique keys guard the store.
+    ``history_depths``: how many older versions to backfill for a new trial, where not all.
     """
     summary = BatchSummary()
     keep_lease = _lease_keeper(store, lease, run_id)
@@ -868,6 +910,7 @@ def sync_batch(
                     data_timestamp=data_timestamp,
                     thresholds=Thresholds.from_mapping(config) if config else None,
                     canonical=canonical,
+                    history_depth=(history_depths or {}).get(nct_id),
                 )
             )
         except StoreError:

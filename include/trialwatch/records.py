@@ -698,6 +698,14 @@ def overall_status(study: dict[str, Any]) -> str | None:
     return status if isinstance(status, str) and len(status) <= STATUS_MAX_CHARS else None
 
 
+def last_update_posted(study: dict[str, Any]) -> str | None:
+    """The yyyy-mm-dd the registry posted this version of the record, if the record says."""
+    status = (study.get("protocolSection") or {}).get("statusModule") or {}
+    struct = status.get("lastUpdatePostDateStruct") if isinstance(status, dict) else None
+    value = struct.get("date") if isinstance(struct, dict) else None
+    return value if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+
+
 def enrollment(study: dict[str, Any]) -> tuple[int | None, str | None]:
     info = study.get("protocolSection", {}).get("designModule", {}).get("enrollmentInfo", {})
     count, kind = info.get("count"), info.get("type")

@@ -25,6 +25,8 @@ DEFAULT_SENDER = "trialwatch@localhost"
 # window reaches back before the last synced data build (records posted late, clocks apart).
 DEFAULT_RECONCILE_DAYS = 7
 DEFAULT_SYNC_OVERLAP_DAYS = 2
+# Registry requests one history backfill run may spend (about 8 minutes at 1 request per second).
+DEFAULT_BACKFILL_REQUESTS = 500
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 CTGOV_CONN_ID = "ctgov_api"
@@ -166,10 +168,10 @@ def _parse_float(name: str, value: Any, *, minimum: float = 0.0) -> float:
     return number
 
 
-def _parse_days(name: str, value: Any) -> int:
+def _parse_count(name: str, value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit():
-        raise SettingError(f"{name} must be a whole number of days (0 or more), got {value!r}")
+        raise SettingError(f"{name} must be a whole number of 0 or more, got {value!r}")
     return int(text)
 
 
@@ -201,6 +203,7 @@ class Settings:
     ui_url: str | None = None
     reconcile_days: int = DEFAULT_RECONCILE_DAYS
     sync_overlap_days: int = DEFAULT_SYNC_OVERLAP_DAYS
+    backfill_requests: int = DEFAULT_BACKFILL_REQUESTS
 
     @classmethod
     def from_env(
@@ -239,16 +242,20 @@ class Settings:
         else:
             use_history = parse_bool("TRIALWATCH_USE_HISTORY", get("TRIALWATCH_USE_HISTORY") or True)
 
+        backfill_requests = _parse_count(
+            "TRIALWATCH_BACKFILL_REQUESTS", get("TRIALWATCH_BACKFILL_REQUESTS") or DEFAULT_BACKFILL_REQUESTS
+        )
+
         smtp_extra = dict(smtp_conn.extra) if smtp_conn else {}
         mail_from = smtp_extra.get("from_email") or get("TRIALWATCH_MAIL_FROM") or DEFAULT_SENDER
         smtp = _smtp(get, smtp_conn, mail_from)
         ui_url = (get("TRIALWATCH_UI_URL") or "").strip().rstrip("/") or None
         if ui_url and not ui_url.startswith(("https://", "http://")):
             raise SettingError(f"TRIALWATCH_UI_URL must be an http(s) URL, got {ui_url!r}")
-        reconcile_days = _parse_days(
+        reconcile_days = _parse_count(
             "TRIALWATCH_RECONCILE_DAYS", get("TRIALWATCH_RECONCILE_DAYS") or DEFAULT_RECONCILE_DAYS
         )
-        sync_overlap_days = _parse_days(
+        sync_overlap_days = _parse_count(
             "TRIALWATCH_SYNC_OVERLAP_DAYS", get("TRIALWATCH_SYNC_OVERLAP_DAYS") or DEFAULT_SYNC_OVERLAP_DAYS
         )
         return cls(
@@ -263,6 +270,7 @@ class Settings:
             ui_url=ui_url,
             reconcile_days=reconcile_days,
             sync_overlap_days=sync_overlap_days,
+            backfill_requests=backfill_requests,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -58,7 +58,11 @@ KEYS: tuple[str, ...] = (
     "combine",
     "channels",
     "findings",
+    "history",
 )
+HISTORY_FULL = "full"
+HISTORY_NONE = "none"
+HISTORY_RECENT_RE = re.compile(r"recent\s+(\d+)")
 # Where a digest can go besides email; each channel names an Airflow connection, never a URL or secret.
 CHANNEL_KINDS: tuple[str, ...] = ("webhook", "slack", "teams")
 # Airflow's own rule for connection ids (letters, digits, '_', '.', '-'; at most 250 characters).
@@ -127,6 +131,9 @@ class Watchlist:
     channels: tuple[Channel, ...] = ()
     # The finding codes this watchlist reports (all by default; none with `findings: false`).
     findings: tuple[str, ...] = FINDING_CODES
+    # How many older versions of a newly watched trial to backfill: None for all (`history: full`),
+    # N for `recent N`, 0 for `none`.
+    history: int | None = None
     # Problems that did not stop the file from loading (duplicates removed, no recipients).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -567,6 +574,23 @@ class _Checker:
                 chosen.append(value)
         return tuple(chosen)
 
+    def history(self, data: dict[str, Any]) -> int | None:
+        raw = data.get("history", HISTORY_FULL)
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        if text == HISTORY_FULL:
+            return None
+        if text == HISTORY_NONE:
+            return 0
+        match = HISTORY_RECENT_RE.fullmatch(text or "")
+        if match and int(match.group(1)) >= 1:
+            return int(match.group(1))
+        shown = repr(raw) if isinstance(raw, str) else _type_name(raw)
+        self.problem(
+            f"{self.src.at('history')} is {shown}; allowed: full, recent N (N older versions, "
+            "N of 1 or more), none"
+        )
+        return None
+
     def combine(self, data: dict[str, Any]) -> bool:
         value = data.get("combine", True)
         if not isinstance(value, bool):
@@ -700,6 +724,7 @@ def load_watchlist(path: Path) -> Watchlist:
         combine=check.combine(data),
         channels=check.channels(data),
         findings=check.findings(data),
+        history=check.history(data),
         warnings=tuple(check.warnings),
     )
     if data.get("trials") in (None, [], "") and data.get("queries") in (None, []):
@@ -772,6 +797,9 @@ def describe(watchlist: Watchlist) -> list[str]:
     lines.append(f"  categories: {', '.join(watchlist.categories) or 'all'}")
     if watchlist.findings != FINDING_CODES:
         lines.append(f"  findings:   {', '.join(watchlist.findings) or 'off'}")
+    if watchlist.history is not None:
+        history = f"recent {watchlist.history}" if watchlist.history else HISTORY_NONE
+        lines.append(f"  history:    {history} (older versions of a newly watched trial)")
     if watchlist.channels:
         lines.append(f"  channels:   {', '.join(channel.ref for channel in watchlist.channels)}")
     if watchlist.thresholds:

@@ -28,7 +28,18 @@ ALL = list(commands(build_parser()))
 
 def test_every_command_group_is_there() -> None:
     top = {path[0] for path, _ in ALL if len(path) == 1}
-    assert top == {"sync", "digest", "watchlists", "diff", "findings", "db", "replay", "mailsink", "demo"}
+    assert top == {
+        "sync",
+        "backfill",
+        "digest",
+        "watchlists",
+        "diff",
+        "findings",
+        "db",
+        "replay",
+        "mailsink",
+        "demo",
+    }
     assert {path for path, _ in ALL if len(path) == 2} == {("digest", "preview"), ("digest", "send")}
 
 

@@ -23,7 +23,9 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
 def test_sync_and_one_digest_dag_per_watchlist(dagbag) -> None:  # type: ignore[no-untyped-def]
     from trialwatch.watchlists import load_watchlists
 
-    expected = {"trialwatch_sync"} | {f"trialwatch_digest_{w.name}" for w in load_watchlists().watchlists}
+    expected = {"trialwatch_sync", "trialwatch_backfill"} | {
+        f"trialwatch_digest_{w.name}" for w in load_watchlists().watchlists
+    }
     assert "trialwatch_digest_nk_cell_leukemia" in expected
     assert set(dagbag.dags) == expected
 

@@ -170,3 +170,28 @@ def test_airflow_on_the_demo_home_shows_the_demo_runs_and_their_task_logs(demo_m
             )
             assert logs.status_code == 200, logs.text[:500]
             assert f"'data_timestamp': '{day}'" in logs.text, logs.text[:2000]
+
+
+def test_trial_watch_shows_the_seed_trials_whole_history_after_the_demo(demo_mail, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Day 1 stores each seed trial's current version and the backfill DAG its older ones; day 2's
+    sync adds the new ones: the timeline runs from version 0 to the newest, history flagged as such."""
+    from trialwatch.replay.server import ReplayRegistry
+    from trialwatch.store import Store
+    from trialwatch.store.read_models import trial
+
+    registry = ReplayRegistry()
+    store = Store(f"sqlite:///{demo_dir / 'trialwatch.db'}")
+    try:
+        with store.session() as session:
+            for nct_id in ("NCT02185781", "NCT04327037"):
+                day1 = [v.version for v in registry.versions(1, nct_id)]
+                day2 = [v.version for v in registry.versions(2, nct_id)]
+                detail = trial(session, nct_id)
+                numbers = [v.registry_version for v in detail.timeline]
+                assert numbers == sorted(day2, reverse=True), nct_id
+                assert detail.timeline[0].current
+                for version in detail.timeline:
+                    assert {e.backfill for e in version.events} <= {version.registry_version <= day1[-1]}
+                assert any(e.backfill for v in detail.timeline for e in v.events), nct_id
+    finally:
+        store.dispose()

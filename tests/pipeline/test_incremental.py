@@ -241,7 +241,8 @@ def test_the_plan_is_stored_in_batches_and_descriptors_carry_no_ids(store: Store
     with store.session() as session:
         run_id = repo.start_sync_run(session, data_timestamp=None, requested=len(ids))
     thresholds = {ids[7]: {"enrollment_drop_pct": 10}}
-    descriptors = _store_batches(store, run_id, ids, thresholds, batch_size=1)
+    history = {ids[4]: 2}
+    descriptors = _store_batches(store, run_id, ids, thresholds, history, batch_size=1)
     # 2,500 one-trial batches would exceed Airflow's mapping limit: batches grow to 3 trials.
     assert len(descriptors) == -(-len(ids) // 3) <= MAX_BATCHES
     assert all(set(d) == {"run", "batch", "label", "size"} for d in descriptors)
@@ -253,11 +254,13 @@ def test_the_plan_is_stored_in_batches_and_descriptors_carry_no_ids(store: Store
             assert batch.size == descriptor["size"]
             loaded += batch.nct_ids
         assert load_batch(session, run_id, 2).thresholds == thresholds
+        assert load_batch(session, run_id, 1).history_depths == history
+        assert load_batch(session, run_id, 0).history_depths == {}
     assert loaded == ids
     # The next run's plan replaces this one.
     with store.session() as session:
         next_run = repo.start_sync_run(session, data_timestamp=None, requested=0)
-    assert _store_batches(store, next_run, [], {}, batch_size=100) == [
+    assert _store_batches(store, next_run, [], {}, {}, batch_size=100) == [
         {"run": next_run, "batch": 0, "label": "no trials", "size": 0}
     ]
     with store.session() as session, pytest.raises(LookupError):

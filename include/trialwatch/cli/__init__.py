@@ -13,10 +13,10 @@ import sys
 
 # Each command module imports only argparse at load time; the code it drives is imported when it
 # runs, so `trialwatch diff` does not pay for Airflow or the store.
-from trialwatch.cli import db, demo, diff, digest, findings, mailsink, replay, sync, watchlists
+from trialwatch.cli import backfill, db, demo, diff, digest, findings, mailsink, replay, sync, watchlists
 from trialwatch.cli._common import CommandError, common_options
 
-COMMAND_MODULES = (sync, digest, watchlists, diff, findings, db, replay, mailsink, demo)
+COMMAND_MODULES = (sync, backfill, digest, watchlists, diff, findings, db, replay, mailsink, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

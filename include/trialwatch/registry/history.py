@@ -88,6 +88,18 @@ class HistoryAdapter:
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def place_by_date(infos: list[VersionInfo], posted: str | None) -> VersionInfo | None:
+    """The version a record posted on ``posted`` is: the newest one posted on or before that day.
+
+    For a record stored without its version number (the current record carries only its posting
+    date). None when the date is unknown or older than every version.
+    """
+    if posted is None:
+        return None
+    placed = [info for info in infos if info.date <= posted]
+    return max(placed, key=lambda info: info.version) if placed else None
+
+
 def _version_info(entry: Any, nct_id: str, url: str) -> VersionInfo:
     if not isinstance(entry, dict):
         raise HistoryUnavailable(

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
 from trialwatch.records import ENROLLMENT_UNKNOWN
-from trialwatch.store.models import FindingRow, Study, StudyVersion, SyncRun, WatchlistTrial
+from trialwatch.store.models import (
+    FindingRow,
+    Study,
+    StudyVersion,
+    SyncRun,
+    WatchlistTrial,
+    version_order,
+)
 
 IN_CHUNK = 500  # ids per IN (...) list
 
@@ -144,7 +151,7 @@ def previous_anticipated(session: Session, nct_ids: Sequence[str]) -> dict[str, 
         select(StudyVersion.nct_id, StudyVersion.raw_json)
         .join(Study, Study.nct_id == StudyVersion.nct_id)
         .where(StudyVersion.nct_id.in_(tuple(wanted)), StudyVersion.id != Study.current_version_id)
-        .order_by(StudyVersion.nct_id, StudyVersion.id)
+        .order_by(StudyVersion.nct_id, *version_order())
     )
     for nct_id, raw in session.execute(query):
         count = _estimated_count(raw)

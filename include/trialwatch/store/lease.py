@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from trialwatch.store.models import SyncLease
 
 SYNC = "sync"
+# The history backfill takes the same lease (its holder starts with this), so it never writes while
+# a sync does and the registry never sees both at once.
+BACKFILL_HOLDER = "backfill-"
 # Long enough for one batch of slow registry answers; every batch extends it.
 DEFAULT_TTL = timedelta(minutes=30)
 
@@ -35,7 +38,10 @@ class Holder:
     expires_at: datetime
 
     def describe(self) -> str:
-        run = f"sync run {self.run_id}" if self.run_id is not None else "another sync"
+        if self.run_id is not None:
+            run = f"sync run {self.run_id}"
+        else:
+            run = "the history backfill" if self.holder.startswith(BACKFILL_HOLDER) else "another sync"
         return f"{run} holds the store's sync lease (since {_utc(self.acquired_at)}, until {_utc(self.expires_at)})"
 
 

@@ -10,6 +10,8 @@
 - ``digest_outbox`` holds rendered digests, one row per watchlist, period and recipient.
 - ``findings`` are what is wrong with watched records (``trialwatch.findings``), opened and resolved
   by sync runs.
+- ``backfill_queue`` holds newly watched trials whose older versions are still to be fetched
+  (``trialwatch.backfill``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    false,
     func,
     select,
 )
@@ -121,11 +125,29 @@ class StudyVersion(Base):
     # "after <id of the version it follows>" ("first" for none). Together with the content hash it is
     # unique, so two syncs that race cannot store the same version twice.
     version_key: Mapped[str] = mapped_column(String(40), default=_default_version_key)
+    # True for an older version the backfill inserted after the trial's newer ones were stored: it
+    # sorts before them (see ``version_order``), and is history, not news.
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),
         Index("uq_study_versions_version", "nct_id", "content_hash", "version_key", unique=True),
     )
+
+
+def version_order(version: Any = StudyVersion, *, newest_first: bool = False) -> list[Any]:
+    """A trial's versions in registry order, the one place that defines it.
+
+    The sync appends versions in order, so their ids are ordered; the backfill inserts older ones
+    later (bigger ids), all older than every version the sync stored, so they come first, by their
+    registry number.
+    """
+    keys = [
+        case((version.backfill.is_(True), 0), else_=1),
+        case((version.backfill.is_(True), version.registry_version), else_=version.id),
+        version.id,
+    ]
+    return [key.desc() for key in keys] if newest_first else keys
 
 
 class ChangeEventRow(Base):
@@ -213,6 +235,8 @@ class SyncPlanBatch(Base):
     nct_ids: Mapped[list] = mapped_column(JSON)
     # nct_id -> diff thresholds, for the batch's trials whose watchlists set any.
     thresholds: Mapped[dict] = mapped_column(JSON)
+    # nct_id -> older versions to backfill if new, where its watchlists ask for fewer than all.
+    history_depths: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class SyncLease(Base):
@@ -268,6 +292,34 @@ class FeedToken(Base):
     watchlist: Mapped[str] = mapped_column(String(100), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BackfillEntry(Base):
+    """A newly watched trial whose older versions the backfill still has to fetch, newest first."""
+
+    __tablename__ = "backfill_queue"
+
+    nct_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The version the sync stored when the trial was new: the backfill inserts what came before it.
+    anchor_version_id: Mapped[int] = mapped_column(Integer)
+    # How many older versions to fetch: None for the whole history (a watchlist's ``history``).
+    depth: Mapped[int | None] = mapped_column(Integer)
+    # The registry's posting date of the anchor: the most recently changed trials are drained first.
+    posted: Mapped[str | None] = mapped_column(String(10))
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set once the version list was read: {"<registry version>": "<posting date>"}, the next version
+    # to fetch (counting down), the lowest one wanted, and the stored version the next one precedes.
+    dates: Mapped[dict | None] = mapped_column(JSON)
+    next_version: Mapped[int | None] = mapped_column(Integer)
+    stop_version: Mapped[int | None] = mapped_column(Integer)
+    newer_version_id: Mapped[int | None] = mapped_column(Integer)
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when nothing is left to fetch (or the history could not be read after several tries).
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_backfill_queue_pending", "done_at", "posted"),)
 
 
 class FindingRow(Base):

@@ -24,6 +24,8 @@ class PlannedBatch:
     label: str
     nct_ids: list[str]
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # nct_id -> older versions to backfill if the trial is new, where its watchlists ask for fewer than all.
+    history_depths: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -44,6 +46,7 @@ def save_batches(session: Session, batches: Sequence[PlannedBatch]) -> None:
             size=b.size,
             nct_ids=list(b.nct_ids),
             thresholds=dict(b.thresholds),
+            history_depths=dict(b.history_depths),
         )
         for b in batches
     )
@@ -62,4 +65,5 @@ def load_batch(session: Session, run_id: int, batch: int) -> PlannedBatch:
         label=row.label,
         nct_ids=list(row.nct_ids),
         thresholds=dict(row.thresholds or {}),
+        history_depths=dict(row.history_depths or {}),
     )

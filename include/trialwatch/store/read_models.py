@@ -25,6 +25,7 @@ from trialwatch.store.models import (
     StudyVersion,
     SyncRun,
     WatchlistTrial,
+    version_order,
 )
 
 MAX_PER_PAGE = 200
@@ -381,7 +382,7 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
             StudyVersion.content_hash,
         )
         .where(StudyVersion.nct_id == nct_id)
-        .order_by(StudyVersion.id.desc())
+        .order_by(*version_order(newest_first=True))
     ).all()
     events = session.scalars(
         select(ChangeEventRow).where(ChangeEventRow.nct_id == nct_id).order_by(ChangeEventRow.id)
@@ -570,7 +571,7 @@ def version_points(session: Session, nct_ids: Sequence[str]) -> dict[str, list[V
             _record_text(*status, "completionDateStruct", "type"),
         )
         .where(StudyVersion.nct_id.in_(list(nct_ids)))
-        .order_by(StudyVersion.nct_id, StudyVersion.id)
+        .order_by(StudyVersion.nct_id, *version_order())
     )
     points: dict[str, list[VersionPoint]] = {nct_id: [] for nct_id in nct_ids}
     for row in rows:

@@ -38,6 +38,7 @@ _DUPLICATE_MARKERS = (
     "study_versions.version_key",
     "change_events.event_key",
     "UNIQUE constraint failed: studies.nct_id",
+    "trial stored first by another sync",  # store.backfill.StoredMeanwhile
 )
 
 

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer, nullable=False),
         sa.Column("nct_ids", sa.JSON, nullable=False),
         sa.Column("thresholds", sa.JSON, nullable=False),
+        sa.Column("history_depths", sa.JSON, nullable=False),
     )
 
 
