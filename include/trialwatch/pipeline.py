@@ -522,8 +522,11 @@ def _plan(
     else:
         for watchlist in watchlists:
             if decided.since is not None:
-                with store.session() as session:
-                    found_before = repo.found_by_query(session, watchlist.name)
+                found_before: list[str] = []
+                # A registry-wide query's dated listing already returns every updated member.
+                if not any(query.matches_all for query in watchlist.queries):
+                    with store.session() as session:
+                        found_before = repo.found_by_query(session, watchlist.name)
                 members = _updated_ids(
                     client, watchlist, decided.since, found_before=found_before, checked=checked
                 )

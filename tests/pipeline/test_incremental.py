@@ -27,7 +27,7 @@ from trialwatch.store import Store
 from trialwatch.store import repository as repo
 from trialwatch.store.models import ChangeEventRow, Study, SyncRun, WatchlistTrial
 from trialwatch.store.plans import load_batch
-from trialwatch.watchlists import Query, Watchlist, load_watchlists
+from trialwatch.watchlists import Query, Watchlist, load_watchlists, registry_wide_query
 
 DATA = settings.PACKAGE_DIR / "replay" / "data"
 TIMELINE = json.loads((DATA / "timeline.json").read_text(encoding="utf-8"))
@@ -251,6 +251,28 @@ def test_member_checks_stay_within_a_safe_url_length(replay: ReplayServer, clien
     # Asked again in the same run: answered from ``checked``, no request.
     assert pipeline._updated_by_id(client, asked[:5], since, checked) == ["NCT02185781"]
     assert len(replay.requests_to(r"^/api/v2/studies\?")) == 3
+
+
+def test_a_registry_wide_watchlist_lists_with_no_query_and_then_only_the_window(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, queries=(registry_wide_query(),))
+    day1 = run_sync(store, client, [watchlist], use_history=False)
+    every = [n for n, study in TIMELINE["studies"].items() if study["versions"][0]["date"] <= DAY_DATE[1]]
+    assert (day1.scope, day1.fetched) == ("full", len(every))
+    [listing] = [c for c in _studies_calls(replay) if "fields" in c]
+    assert listing == {"fields": "NCTId", "pageSize": "1000"}  # no query.*, no filter.*
+    replay.set_day(2)
+    before = len(replay.requests_to(r"^/api/v2/studies\?"))
+    day2 = run_sync(store, client, [watchlist], use_history=False)
+    calls = _studies_calls(replay, before)
+    window = "AREA[LastUpdatePostDate]RANGE[2026-10-03,MAX]"
+    # One dated listing and the fetch: no member is checked by id, the listing returns them all.
+    assert [c for c in calls if "fields" in c] == [
+        {"fields": "NCTId", "pageSize": "1000", "filter.advanced": window}
+    ]
+    assert day2.scope == "incremental"
+    assert _fetched_ids(calls) == sorted(day2.changed) == _posted_after(2, "2026-10-03")
 
 
 @pytest.fixture
