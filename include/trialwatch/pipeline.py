@@ -56,6 +56,9 @@ LEASE_EXTEND_EVERY = timedelta(minutes=1)
 PLAN_ROWS_PER_TRANSACTION = 100
 # Explicitly listed ids per "updated since" check (filter.ids); the fetch batches use the same size.
 ID_CHECK_BATCH = 100
+# Trials found by a query before, per "updated since" check by id. 300 ids make a URL of about
+# 4,400 characters ("|" travels as %7C), half the 8 KB request line common servers and proxies take.
+MEMBER_CHECK_BATCH = 300
 # Trials per transaction when findings are evaluated after a sync.
 FINDINGS_CHUNK = 200
 # Failures that could not be written because the store was unreachable, recorded by the next run.
@@ -199,9 +202,23 @@ def _watched_ids(client: CtgovClient, watchlist: Watchlist) -> _Members:
     return members
 
 
-def _updated_ids(client: CtgovClient, watchlist: Watchlist, since: date) -> _Members:
+def _updated_ids(
+    client: CtgovClient,
+    watchlist: Watchlist,
+    since: date,
+    *,
+    found_before: Sequence[str] = (),
+    checked: dict[str, bool] | None = None,
+) -> _Members:
     """The watchlist's trials whose last update was posted on or after ``since``: each query with the
-    date window added, the listed ids checked in ``filter.ids`` batches with the same window.
+    date window added, the listed ids checked in ``filter.ids`` batches with the same window, and so
+    are the trials its queries found before (``found_before``) that this run's listing did not return.
+
+    A query's date-filtered listing cannot see a member that no longer matches it (RECRUITING →
+    COMPLETED under ``filter.overallStatus=RECRUITING``); checked by id, it is fetched the day its
+    change is posted. Such trials are fetched, not counted as members (``also``): whether they left
+    the query is for the reconciliation to say. ``checked`` carries the answers across watchlists,
+    so a trial is asked about once per run.
 
     Never complete: who is missing was not updated, not gone, so an incremental run marks nobody as
     having left. Listed ids the registry answers for under another id (an alias) are fetched too.
@@ -224,6 +241,8 @@ def _updated_ids(client: CtgovClient, watchlist: Watchlist, since: date) -> _Mem
             since,
         )
         members.via.update(dict.fromkeys(found, "query"))
+    unseen = [nct_id for nct_id in found_before if nct_id not in members.via]
+    members.also += _updated_by_id(client, unseen, since, {} if checked is None else checked)
     listed = list(watchlist.nct_ids)
     for start in range(0, len(listed), ID_CHECK_BATCH):
         batch = listed[start : start + ID_CHECK_BATCH]
@@ -240,6 +259,39 @@ def _updated_ids(client: CtgovClient, watchlist: Watchlist, since: date) -> _Mem
             else:
                 members.also.append(nct_id)
     return members
+
+
+def _updated_by_id(
+    client: CtgovClient, nct_ids: Sequence[str], since: date, checked: dict[str, bool]
+) -> list[str]:
+    """Of ``nct_ids``, those posted on or after ``since``, asked in ``filter.ids`` batches of
+    MEMBER_CHECK_BATCH with the window and ``fields=NCTId``; ids in ``checked`` are not asked again.
+
+    A batch the registry rejects (one id it no longer has fails the whole batch) counts as updated,
+    so its trials are fetched and a gone one is found out. An id answered that was not asked for
+    (the current id of an alias) is returned too.
+    """
+    wanted = list(dict.fromkeys(nct_ids))
+    ask = [nct_id for nct_id in wanted if nct_id not in checked]
+    answered: list[str] = []
+    for start in range(0, len(ask), MEMBER_CHECK_BATCH):
+        batch = ask[start : start + MEMBER_CHECK_BATCH]
+        try:
+            found = set(client.search_ids(updated_since({"filter.ids": "|".join(batch)}, since)))
+        except RegistryError as exc:
+            log.warning("update check of %d query members failed (%s); fetching them all", len(batch), exc)
+            found = set(batch)
+        checked.update({nct_id: nct_id in found for nct_id in batch})
+        answered += sorted(found - set(batch))
+    if ask:
+        log.info(
+            "%d of %d trials found by queries before were checked by id: %d posted an update since %s",
+            len(ask),
+            len(wanted),
+            sum(checked[nct_id] for nct_id in ask),
+            since,
+        )
+    return [nct_id for nct_id in wanted if checked[nct_id]] + answered
 
 
 def _now() -> datetime:
@@ -466,12 +518,20 @@ def _plan(
     problems: list[str] = [f"watchlist skipped: {error}" for error in watchlist_errors]
     notes: list[str] = []
     wanted: dict[str, None] = {}
+    checked: dict[str, bool] = {}  # query members checked by id this run: posted an update?
     if only:
         wanted = dict.fromkeys(only)
     else:
         for watchlist in watchlists:
             if decided.since is not None:
-                members = _updated_ids(client, watchlist, decided.since)
+                found_before: list[str] = []
+                # A registry-wide query's dated listing already returns every updated member.
+                if not any(query.matches_all for query in watchlist.queries):
+                    with store.session() as session:
+                        found_before = repo.found_by_query(session, watchlist.name)
+                members = _updated_ids(
+                    client, watchlist, decided.since, found_before=found_before, checked=checked
+                )
             else:
                 members = _watched_ids(client, watchlist)
             problems += members.failures

@@ -84,7 +84,9 @@ QUERY_PARAMS: tuple[str, ...] = (
     "filter.advanced",
     "filter.ids",
 )
-QUERY_KEYS: tuple[str, ...] = ("name", *QUERY_PARAMS, "max_results")
+# `all: true`: a query that matches every study in the registry (see "Registry-wide queries" below).
+ALL_KEY = "all"
+QUERY_KEYS: tuple[str, ...] = ("name", *QUERY_PARAMS, ALL_KEY, "max_results")
 # Parameters the API takes as a list; a YAML list is joined with "|" for them.
 LIST_PARAMS: frozenset[str] = frozenset({"filter.overallStatus", "filter.ids"})
 
@@ -96,6 +98,11 @@ class Query:
     name: str
     params: dict[str, str] = field(hash=False)
     max_results: int = DEFAULT_MAX_RESULTS
+
+    @property
+    def matches_all(self) -> bool:
+        """A registry-wide query (``all: true``): ``/studies`` with no query or filter lists every study."""
+        return not self.params
 
 
 @dataclass(frozen=True)
@@ -380,20 +387,25 @@ class _Checker:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             self.problem(f"{self.src.at('queries', index, 'name')} must be non-empty text")
             name = None
-        max_results = item.get("max_results", DEFAULT_MAX_RESULTS)
+        everything = _registry_wide(self, item, index, params)
+        default_max = REGISTRY_WIDE_MAX_RESULTS if everything else DEFAULT_MAX_RESULTS
+        max_results = item.get("max_results", default_max)
         if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
             self.problem(
                 f"{self.src.at('queries', index, 'max_results')} must be a whole number of 1 or more, "
                 f"got {max_results!r}"
             )
-        if not params and len(self.problems) == before:
+        if not params and not everything and len(self.problems) == before:
             self.problem(
                 f"{at} has no search parameter; give at least one of {', '.join(QUERY_PARAMS)} "
-                "(a search without one would match the whole registry)"
+                f"(or '{ALL_KEY}: true' to watch the whole registry)"
             )
         if len(self.problems) > before:
             return None
-        label = name.strip() if isinstance(name, str) else "; ".join(f"{k}={v}" for k, v in params.items())
+        if isinstance(name, str):
+            label = name.strip()
+        else:
+            label = "; ".join(f"{k}={v}" for k, v in params.items()) or REGISTRY_WIDE_LABEL
         return Query(name=label, params=params, max_results=max_results)
 
     def query_param(self, key: str, value: Any, where: str) -> str | None:
@@ -776,6 +788,53 @@ def load_watchlists(directory: Path | None = None) -> WatchlistSet:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Registry-wide queries. `all: true` in a query watches every study in the registry: the listing
+# sends no query.* or filter.* parameter (API v2: no query and no filter = all studies), and an
+# incremental day sends only the LastUpdatePostDate window. Its first sync fetches every record.
+
+REGISTRY_WIDE_LABEL = "every study in the registry"
+# Above the registry's ~606,000 studies, with room to grow; the client pages 1,000 at a time.
+REGISTRY_WIDE_MAX_RESULTS = 1_000_000
+# Registry size and average record from docs/reference/ctgov-api.md §5 (605,599 studies, 17,301 B).
+REGISTRY_WIDE_COST = (
+    "watches the whole registry (about 606,000 studies): the first sync fetches every record, "
+    "about 10 GB in some 6,700 requests, plus each trial's version history unless "
+    "TRIALWATCH_USE_HISTORY=false; each weekly reconciliation lists every id and fetches every record again"
+)
+
+
+def _registry_wide(check: _Checker, item: dict[str, Any], index: int, params: dict[str, str]) -> bool:
+    """Whether query ``index`` says ``all: true``; a non-boolean, or other search keys beside it,
+    are problems (a search narrows the query, so "all" would not be what it watches)."""
+    if ALL_KEY not in item:
+        return False
+    value = item[ALL_KEY]
+    where = check.src.at("queries", index, ALL_KEY)
+    if not isinstance(value, bool):
+        check.problem(f"{where} must be true or false, got {value!r}")
+        return False
+    if not value:
+        return False
+    others = [key for key in item if str(key) in QUERY_PARAMS]
+    if others:
+        check.problem(
+            f"{where}: '{ALL_KEY}: true' matches every study, so it cannot be combined with "
+            f"{', '.join(map(str, others))}; remove those keys or '{ALL_KEY}'"
+        )
+        return False
+    name = item.get("name")
+    check.warn(f"query {name or REGISTRY_WIDE_LABEL!r} {REGISTRY_WIDE_COST}")
+    return not params
+
+
+def registry_wide_query(
+    name: str = REGISTRY_WIDE_LABEL, max_results: int = REGISTRY_WIDE_MAX_RESULTS
+) -> Query:
+    """The query ``all: true`` loads as: no parameter at all."""
+    return Query(name=name, params={}, max_results=max_results)
+
+
+# ---------------------------------------------------------------------------------------------------
 # `trialwatch watchlists`
 
 
@@ -786,7 +845,7 @@ def describe(watchlist: Watchlist) -> list[str]:
     if not watchlist.queries:
         lines.append("  queries:    (none)")
     for query in watchlist.queries:
-        params = "; ".join(f"{k}={v}" for k, v in query.params.items())
+        params = "; ".join(f"{k}={v}" for k, v in query.params.items()) or REGISTRY_WIDE_LABEL
         lines.append(f"  query:      {query.name}: {params} (up to {query.max_results} trials)")
     lines.append(f"  recipients: {', '.join(watchlist.recipients) or '(none)'}")
     immediate = watchlist.immediate_severity or IMMEDIATE_OFF

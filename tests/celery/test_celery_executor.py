@@ -47,7 +47,11 @@ def _store_rows(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
             ).all()
     finally:
         engine.dispose()
-    return sorted(tuple(v) for v in versions), sorted(tuple(e) for e in events)
+
+    def order(row: Any) -> tuple[Any, ...]:  # new trials' versions are stored unnumbered (None)
+        return tuple((value is not None, value) if value is not None else (False, 0) for value in row)
+
+    return sorted(map(tuple, versions), key=order), sorted(map(tuple, events), key=order)
 
 
 def _reference_run(replay_registry, workdir: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from trialwatch import settings
-from trialwatch.pipeline import MAX_BATCHES, _store_batches, run_sync
-from trialwatch.registry.client import CtgovClient
+import requests
+from sqlalchemy import select
+from trialwatch import pipeline, settings
+from trialwatch.diff import LEFT_QUERY_PATH
+from trialwatch.pipeline import DEFAULT_BATCH_SIZE, MAX_BATCHES, _store_batches, run_sync
+from trialwatch.registry.client import DEFAULT_BASE_URL, CtgovClient
 from trialwatch.replay.server import ReplayRegistry, ReplayServer
 from trialwatch.store import Store
 from trialwatch.store import repository as repo
-from trialwatch.store.models import Study, SyncRun
+from trialwatch.store.models import ChangeEventRow, Study, SyncRun, WatchlistTrial
 from trialwatch.store.plans import load_batch
-from trialwatch.watchlists import Query, Watchlist, load_watchlists
+from trialwatch.watchlists import Query, Watchlist, load_watchlists, registry_wide_query
 
 DATA = settings.PACKAGE_DIR / "replay" / "data"
 TIMELINE = json.loads((DATA / "timeline.json").read_text(encoding="utf-8"))
@@ -105,7 +110,8 @@ def test_a_query_with_its_own_advanced_filter_is_anded_with_the_window(
     replay.set_day(2)
     before = len(replay.requests_to(r"^/api/v2/studies\?"))
     summary = run_sync(store, client, [watchlist])
-    [listing] = [call for call in _studies_calls(replay, before) if "fields" in call]
+    listings = [call for call in _studies_calls(replay, before) if "fields" in call]
+    [listing] = [call for call in listings if "filter.ids" not in call]  # the rest check members by id
     assert listing["filter.advanced"] == f"({own}) AND AREA[LastUpdatePostDate]RANGE[2026-10-03,MAX]"
     assert listing["query.cond"] == "leukemia"
     assert summary.scope == "incremental" and sorted(summary.changed) == ["NCT02185781", "NCT04327037"]
@@ -139,6 +145,201 @@ def test_trials_never_fetched_are_always_in_an_incremental_plan(
     # NCT03418623 was last posted in 2020, far outside the window: fetched because never stored.
     second = run_sync(store, client, [watchlist])
     assert (second.scope, second.requested, second.new_trials) == ("incremental", 1, 1)
+
+
+# --- members that stop matching their query ----------------------------------------------------------
+
+
+def _status_at(nct_id: str, day: int) -> str:
+    """overallStatus of ``nct_id``'s newest version visible on ``day``, read from the replay data."""
+    visible = [v for v in TIMELINE["studies"][nct_id]["versions"] if v["date"] <= DAY_DATE[day]]
+    data = json.loads((DATA / visible[-1]["file"]).read_text(encoding="utf-8"))
+    body = data["studies"][visible[-1]["element"]] if "element" in visible[-1] else data
+    return body["protocolSection"]["statusModule"]["overallStatus"]
+
+
+def test_a_member_that_stops_matching_its_query_is_fetched_the_day_it_changes(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    recruiting = Query(
+        name="recruiting leukemia", params={"query.cond": "leukemia", "filter.overallStatus": "RECRUITING"}
+    )
+    watchlist = _watchlist(tmp_path, queries=(recruiting,))
+    completing = ["NCT02185781", "NCT04327037"]
+    # Both recruit on day 1 and are COMPLETED in day 2's build: the query no longer finds them.
+    assert [_status_at(n, 1) for n in completing] == ["RECRUITING", "RECRUITING"]
+    assert [_status_at(n, 2) for n in completing] == ["COMPLETED", "COMPLETED"]
+    run_sync(store, client, [watchlist])
+    with store.session() as session:
+        members = repo.found_by_query(session, watchlist.name)
+    assert set(completing) <= set(members)
+    replay.set_day(2)
+    before = len(replay.requests_to(r"^/api/v2/studies\?"))
+    day2 = run_sync(store, client, [watchlist])
+    assert day2.scope == "incremental"
+    assert sorted(day2.changed) == completing
+    calls = _studies_calls(replay, before)
+    window = "AREA[LastUpdatePostDate]RANGE[2026-10-03,MAX]"
+    [listing] = [c for c in calls if "fields" in c and "filter.ids" not in c]
+    assert listing["filter.overallStatus"] == "RECRUITING" and listing["filter.advanced"] == window
+    [check] = [c for c in calls if "fields" in c and "filter.ids" in c]
+    assert check["fields"] == "NCTId" and check["filter.advanced"] == window
+    assert sorted(check["filter.ids"].split("|")) == sorted(members)
+    # One listing page, one check by id, one fetch batch.
+    assert len(calls) == 1 + math.ceil(len(members) / pipeline.MEMBER_CHECK_BATCH) + 1
+    with store.session() as session:
+        for nct_id in completing:
+            statuses = session.scalars(
+                select(ChangeEventRow.new).where(
+                    ChangeEventRow.nct_id == nct_id, ChangeEventRow.path.like("%overallStatus")
+                )
+            ).all()
+            assert "COMPLETED" in statuses, nct_id
+            assert session.get(Study, nct_id).overall_status == "COMPLETED"  # type: ignore[union-attr]
+        # Whether it left the query is the reconciliation's to say: still a member, no event yet.
+        assert set(completing) <= set(repo.found_by_query(session, watchlist.name))
+        assert _left_events(session) == []
+    run_sync(store, client, [watchlist], reconcile=True)
+    with store.session() as session:
+        assert _left_events(session) == completing
+        rows = session.scalars(select(WatchlistTrial).where(WatchlistTrial.nct_id.in_(completing))).all()
+        assert all(row.left_at is not None for row in rows)
+
+
+def _left_events(session: Any) -> list[str]:
+    return sorted(
+        session.scalars(select(ChangeEventRow.nct_id).where(ChangeEventRow.path == LEFT_QUERY_PATH))
+    )
+
+
+def test_members_are_asked_about_once_per_run_across_watchlists(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    query = Query(name="leukemia", params={"query.cond": "leukemia", "filter.overallStatus": "RECRUITING"})
+    twins = [_watchlist(tmp_path, name, queries=(query,)) for name in ("one", "two")]
+    run_sync(store, client, twins)
+    replay.set_day(2)
+    before = len(replay.requests_to(r"^/api/v2/studies\?"))
+    summary = run_sync(store, client, twins)
+    checks = [c for c in _studies_calls(replay, before) if "fields" in c and "filter.ids" in c]
+    assert len(checks) == 1  # the second watchlist reuses the first one's answers
+    assert sorted(summary.changed) == ["NCT02185781", "NCT04327037"]
+
+
+def test_member_checks_stay_within_a_safe_url_length(replay: ReplayServer, client: CtgovClient) -> None:
+    replay.set_day(2)
+    since = date(2026, 10, 3)
+    # Two full batches and one id more; ids the replay registry does not hold are simply not found.
+    made_up = [f"NCT9{n:07d}" for n in range(2 * pipeline.MEMBER_CHECK_BATCH + 1 - 2)]
+    asked = ["NCT02185781", "NCT03418623", *made_up]
+    checked: dict[str, bool] = {}
+    found = pipeline._updated_by_id(client, asked, since, checked)
+    assert found == ["NCT02185781"]  # posted 2026-10-08 on day 2; NCT03418623 last in 2020
+    assert set(checked) == set(asked)
+    targets = replay.requests_to(r"^/api/v2/studies\?")
+    assert len(targets) == 3
+    for target in targets:
+        params = dict(parse_qs(urlsplit(target).query))
+        url = (
+            requests.Request(
+                "GET", f"{DEFAULT_BASE_URL}/studies", params={k: v[0] for k, v in params.items()}
+            )
+            .prepare()
+            .url
+        )
+        assert url is not None and len(url) < 5_000  # well within an 8 KB request line
+    # Asked again in the same run: answered from ``checked``, no request.
+    assert pipeline._updated_by_id(client, asked[:5], since, checked) == ["NCT02185781"]
+    assert len(replay.requests_to(r"^/api/v2/studies\?")) == 3
+
+
+def test_a_registry_wide_watchlist_lists_with_no_query_and_then_only_the_window(
+    store: Store, replay: ReplayServer, client: CtgovClient, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path, queries=(registry_wide_query(),))
+    day1 = run_sync(store, client, [watchlist], use_history=False)
+    every = [n for n, study in TIMELINE["studies"].items() if study["versions"][0]["date"] <= DAY_DATE[1]]
+    assert (day1.scope, day1.fetched) == ("full", len(every))
+    [listing] = [c for c in _studies_calls(replay) if "fields" in c]
+    assert listing == {"fields": "NCTId", "pageSize": "1000"}  # no query.*, no filter.*
+    replay.set_day(2)
+    before = len(replay.requests_to(r"^/api/v2/studies\?"))
+    day2 = run_sync(store, client, [watchlist], use_history=False)
+    calls = _studies_calls(replay, before)
+    window = "AREA[LastUpdatePostDate]RANGE[2026-10-03,MAX]"
+    # One dated listing and the fetch: no member is checked by id, the listing returns them all.
+    assert [c for c in calls if "fields" in c] == [
+        {"fields": "NCTId", "pageSize": "1000", "filter.advanced": window}
+    ]
+    assert day2.scope == "incremental"
+    assert _fetched_ids(calls) == sorted(day2.changed) == _posted_after(2, "2026-10-03")
+
+
+@pytest.fixture
+def status_registry(tmp_path: Path) -> Iterator[tuple[ReplayServer, dict[str, list[str]]]]:
+    """120 recruiting trials (clones of a real record) on 2026-10-05; in the build of 2026-10-09 every
+    20th is COMPLETED and every 20th from the 10th has a new enrollment, both posted 2026-10-07."""
+    data = tmp_path / "status-data"
+    (data / "bodies").mkdir(parents=True)
+    base = _study("NCT03418623")
+    studies: dict[str, Any] = {}
+    groups: dict[str, list[str]] = {"completed": [], "enrollment": [], "all": []}
+    for n in range(120):
+        nct_id = f"NCT9{n:07d}"
+        body = copy.deepcopy(base)
+        body["protocolSection"]["identificationModule"]["nctId"] = nct_id
+        status = body["protocolSection"]["statusModule"]
+        status["overallStatus"] = "RECRUITING"
+        status["lastUpdatePostDateStruct"] = {"date": "2019-01-01", "type": "ACTUAL"}
+        (data / "bodies" / f"{nct_id}-0.json").write_text(json.dumps(body), encoding="utf-8")
+        versions = [{"version": 0, "date": "2019-01-01", "file": f"bodies/{nct_id}-0.json"}]
+        groups["all"].append(nct_id)
+        if n % 20 in (0, 10):
+            if n % 20 == 0:
+                status["overallStatus"] = "COMPLETED"
+                groups["completed"].append(nct_id)
+            else:
+                body["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": 999, "type": "ACTUAL"}
+                groups["enrollment"].append(nct_id)
+            status["lastUpdatePostDateStruct"] = {"date": "2026-10-07", "type": "ACTUAL"}
+            (data / "bodies" / f"{nct_id}-1.json").write_text(json.dumps(body), encoding="utf-8")
+            versions.append({"version": 1, "date": "2026-10-07", "file": f"bodies/{nct_id}-1.json"})
+        studies[nct_id] = {"versions": versions}
+    days = ["2026-10-05", "2026-10-09"]
+    timeline = {
+        "days": [{"day": i + 1, "date": d, "dataTimestamp": f"{d}T09:00:00"} for i, d in enumerate(days)],
+        "studies": studies,
+    }
+    (data / "timeline.json").write_text(json.dumps(timeline), encoding="utf-8")
+    with ReplayServer(ReplayRegistry(data), day=1) as server:
+        yield server, groups
+
+
+def test_requests_grow_with_members_over_the_batch_and_the_changed_trials(
+    store: Store,
+    status_registry: tuple[ReplayServer, dict[str, list[str]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, groups = status_registry
+    monkeypatch.setattr(pipeline, "MEMBER_CHECK_BATCH", 50)  # several check batches from 120 trials
+    watchlist = _watchlist(
+        tmp_path, queries=(Query(name="recruiting", params={"filter.overallStatus": "RECRUITING"}),)
+    )
+    first = _edited_sync(store, server, watchlist)
+    assert (first.scope, first.fetched) == ("full", len(groups["all"]))
+    server.set_day(2)
+    before = len(server.requests_to(r"^/api/v2/studies\?"))
+    summary = _edited_sync(store, server, watchlist)
+    changed = sorted(groups["completed"] + groups["enrollment"])
+    assert summary.scope == "incremental" and sorted(summary.changed) == changed
+    calls = _studies_calls(server, before)
+    # The listing finds the recruiting ones with a new enrollment; the rest are checked by id.
+    unlisted = len(groups["all"]) - len(groups["enrollment"])
+    checks = [c for c in calls if "fields" in c and "filter.ids" in c]
+    assert len(checks) == math.ceil(unlisted / 50)
+    assert len(calls) == 1 + math.ceil(unlisted / 50) + math.ceil(len(changed) / DEFAULT_BATCH_SIZE)
+    assert server.requests_to(r"^/api/v2/studies/NCT") == []
 
 
 # --- a registry of our own: changes the window cannot see --------------------------------------------

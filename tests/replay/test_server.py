@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +65,17 @@ class TestStudiesPaging:
 
 
 class TestStudiesQueries:
+    def test_no_query_and_no_filter_lists_every_study_of_the_day(
+        self, replay: ReplayServer, replay_registry
+    ) -> None:  # type: ignore[no-untyped-def]
+        timeline = json.loads((replay_registry.data_dir / "timeline.json").read_text(encoding="utf-8"))
+        for day in (1, 2):
+            replay.set_day(day)
+            date = replay_registry.day_info(day).date
+            every = sorted(n for n, s in timeline["studies"].items() if s["versions"][0]["date"] <= date)
+            answer = get(replay, "/studies", fields="NCTId", pageSize="1000", countTotal="true").json()
+            assert sorted(nct_ids(answer)) == every and answer["totalCount"] == len(every)
+
     def test_default_watchlist_search_finds_both_seed_trials(self, replay: ReplayServer) -> None:
         answer = get(replay, "/studies", **{"query.cond": "acute leukemia", "query.intr": "NK cells"}).json()
         assert nct_ids(answer) == ["NCT02185781", "NCT04327037"]

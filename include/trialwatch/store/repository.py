@@ -600,6 +600,21 @@ def watchlists_of(session: Session, nct_ids: Iterable[str]) -> dict[str, list[st
     return found
 
 
+def found_by_query(session: Session, watchlist: str) -> list[str]:
+    """Trials ``watchlist`` watches because one of its queries found them (not listed, not left), in id order."""
+    return list(
+        session.scalars(
+            select(WatchlistTrial.nct_id)
+            .where(
+                WatchlistTrial.watchlist == watchlist,
+                WatchlistTrial.via == "query",
+                WatchlistTrial.left_at.is_(None),
+            )
+            .order_by(WatchlistTrial.nct_id)
+        )
+    )
+
+
 def failed_last_time(session: Session) -> list[str]:
     """Trials the last finished full or incremental run could not fetch or store (not the ones the
     registry does not have): an incremental run fetches them again, whatever their update date."""
