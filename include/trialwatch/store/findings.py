@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
 from trialwatch.records import ENROLLMENT_UNKNOWN
+from trialwatch.store.codec import decode_record
 from trialwatch.store.models import FindingRow, Study, StudyVersion, SyncRun, WatchlistTrial
 
 IN_CHUNK = 500  # ids per IN (...) list
@@ -109,11 +110,11 @@ def watched_trial_ids(session: Session) -> list[str]:
 def current_records(session: Session, nct_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The raw JSON of each trial's current version."""
     query = (
-        select(Study.nct_id, StudyVersion.raw_json)
+        select(Study.nct_id, StudyVersion.record)
         .join(StudyVersion, StudyVersion.id == Study.current_version_id)
         .where(Study.nct_id.in_(tuple(nct_ids)))
     )
-    return {nct_id: raw for nct_id, raw in session.execute(query)}
+    return {nct_id: decode_record(blob) for nct_id, blob in session.execute(query)}
 
 
 def _estimated_count(raw: Any) -> int | None:
@@ -141,13 +142,13 @@ def previous_anticipated(session: Session, nct_ids: Sequence[str]) -> dict[str, 
     if not wanted:
         return found
     query = (
-        select(StudyVersion.nct_id, StudyVersion.raw_json)
+        select(StudyVersion.nct_id, StudyVersion.record)
         .join(Study, Study.nct_id == StudyVersion.nct_id)
         .where(StudyVersion.nct_id.in_(tuple(wanted)), StudyVersion.id != Study.current_version_id)
         .order_by(StudyVersion.nct_id, StudyVersion.id)
     )
-    for nct_id, raw in session.execute(query):
-        count = _estimated_count(raw)
+    for nct_id, blob in session.execute(query):
+        count = _estimated_count(decode_record(blob))
         if count is not None:
             found[nct_id] = count  # later versions overwrite earlier ones: the last one wins
     return found

@@ -1,6 +1,7 @@
 """The snapshot store's tables (SQLAlchemy 2.x). Schema changes go through Alembic migrations.
 
-- ``study_versions`` is append-only: every new version of a record, raw JSON and content hash.
+- ``study_versions`` is append-only: every new version of a record, the record (compressed, see
+  ``store.codec``) and content hash.
 - ``studies`` is the current state of each record, derived from its newest version.
 - ``change_events`` are what the diff found between consecutive versions.
 - ``watchlist_trials`` says which watchlist watches which trial, and since when.
@@ -24,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -31,6 +33,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from trialwatch.store import codec
 
 
 class Base(DeclarativeBase):
@@ -115,11 +119,24 @@ class StudyVersion(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # "current": fetched as the live record; "history": rebuilt from the registry's version history.
     source: Mapped[str] = mapped_column(String(10), default="current")
-    raw_json: Mapped[dict] = mapped_column(JSON)
+    # The record as fetched, compressed (``codec.encode_record``); read it as ``raw_json``.
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    # The record's lastUpdatePostDateStruct.date, for sorting by it in SQL.
+    posted: Mapped[str | None] = mapped_column(String(10))
     # What makes this version itself: "v<registry version>" when the registry numbered it, else
     # "after <id of the version it follows>" ("first" for none). Together with the content hash it is
     # unique, so two syncs that race cannot store the same version twice.
     version_key: Mapped[str] = mapped_column(String(40), default=_default_version_key)
+
+    @property
+    def raw_json(self) -> Any:
+        """The stored record, decoded."""
+        return codec.decode_record(self.record)
+
+    @raw_json.setter
+    def raw_json(self, value: Any) -> None:
+        self.record = codec.encode_record(value)
+        self.posted = codec.posted_of(value)
 
     __table_args__ = (
         Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),

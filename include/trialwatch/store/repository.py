@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialwatch import records
 from trialwatch.events import SEVERITY_RANK, ChangeEvent
+from trialwatch.store.codec import decode_record, encode_record, posted_of
 from trialwatch.store.models import (
     ChangeEventRow,
     Study,
@@ -125,10 +126,10 @@ def versions_by_id(session: Session, version_ids: Iterable[int]) -> dict[int, St
             StudyVersion.content_hash,
             StudyVersion.registry_version,
             StudyVersion.registry_version_date,
-            StudyVersion.raw_json,
+            StudyVersion.record,
         ).where(StudyVersion.id.in_(ids))
     )
-    return {row[0]: StoredVersion(*row) for row in rows}
+    return {row[0]: StoredVersion(*row[:4], decode_record(row[4])) for row in rows}
 
 
 def resolve_hashes(session: Session, resolved: dict[int, tuple[str, str, str]]) -> None:
@@ -379,7 +380,8 @@ def store_batch(
                     "data_timestamp": data_timestamp,
                     "fetched_at": now,
                     "source": w.version.source,
-                    "raw_json": w.version.study,
+                    "record": encode_record(w.version.study),
+                    "posted": posted_of(w.version.study),
                 }
                 for w in writes
             ],
