@@ -849,7 +849,7 @@ def _record_once(store: Store, nct_id: str, write: Callable[[Any], bool]) -> boo
 
 
 def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> dict[str, int]:
-    """Evaluate the findings of every watched trial's current version and store their lifecycle.
+    """Evaluate the findings of the watched trials' current versions and store their lifecycle.
 
     ``as_of`` defaults to the run's date: the registry data build it read (the date its records stand
     on), else the day it started; never today's date. Runs once per sync, after
@@ -859,7 +859,12 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
     with store.session() as session:
         if as_of is None:
             as_of = stored_findings.run_date(session, run_id)
-        nct_ids = stored_findings.watched_trial_ids(session)
+        # Findings are a function of the record, its earlier versions and the date. When the last
+        # evaluation was as of the same date, only trials stored or watched since can differ; a new
+        # date (a new data build, about daily) re-evaluates every watched trial.
+        last = stored_findings.last_evaluation(session, run_id)
+        since = last[1] if last is not None and last[0] == as_of else None
+        nct_ids = stored_findings.watched_trial_ids(session, changed_since=since)
     counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
@@ -892,6 +897,8 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
         counts["new"] += len(new)
         counts["resolved"] += len(gone)
         counts["open"] += len(new) + len(still)
+    with store.session() as session:
+        stored_findings.mark_evaluated(session, run_id, as_of)
     return counts
 
 

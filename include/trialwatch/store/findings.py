@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
@@ -90,8 +90,12 @@ def run_is_running(session: Session, run_id: int) -> bool:
     return run is not None and run.status == "running"
 
 
-def watched_trial_ids(session: Session) -> list[str]:
-    """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version."""
+def watched_trial_ids(session: Session, *, changed_since: datetime | None = None) -> list[str]:
+    """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version.
+
+    ``changed_since``: only those whose current version was stored, or that joined a watchlist,
+    at or after that instant.
+    """
     query = (
         select(Study.nct_id)
         .join(WatchlistTrial, WatchlistTrial.nct_id == Study.nct_id)
@@ -101,10 +105,33 @@ def watched_trial_ids(session: Session) -> list[str]:
             Study.alias_of.is_(None),
             Study.current_version_id.is_not(None),
         )
-        .distinct()
-        .order_by(Study.nct_id)
     )
-    return list(session.scalars(query))
+    if changed_since is not None:
+        current = StudyVersion.id == Study.current_version_id
+        stored_since = exists().where(current, StudyVersion.fetched_at >= changed_since)
+        query = query.where(or_(stored_since, WatchlistTrial.first_seen_at >= changed_since))
+    return list(session.scalars(query.distinct().order_by(Study.nct_id)))
+
+
+def last_evaluation(session: Session, run_id: int) -> tuple[date, datetime] | None:
+    """(as-of date, end) of the newest other run that evaluated findings, if it ended.
+
+    The run ends after its evaluation, and the sync lease lets no other run store meanwhile: every
+    version stored later than its end is one that evaluation did not see.
+    """
+    row = session.execute(
+        select(SyncRun.findings_as_of, SyncRun.finished_at)
+        .where(SyncRun.id != run_id, SyncRun.findings_as_of.is_not(None))
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row[1] is None:
+        return None
+    return date.fromisoformat(row[0]), _aware(row[1])
+
+
+def mark_evaluated(session: Session, run_id: int, as_of: date) -> None:
+    session.execute(update(SyncRun).where(SyncRun.id == run_id).values(findings_as_of=as_of.isoformat()))
 
 
 def current_records(session: Session, nct_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -192,19 +219,32 @@ def record_findings(
                 open_key=finding.key,
             )
         )
-    for finding in still_open:
+    if still_open:
+        table = FindingRow.__table__  # Core, so the refresh runs as one executemany
         session.execute(
-            update(FindingRow)
-            .where(FindingRow.open_key == finding.key)
+            update(table)
+            .where(table.c.open_key == bindparam("b_key"))
             .values(
-                severity=finding.severity,
-                title=finding.title,
-                detail=finding.detail,
-                rule=finding.rule,
-                certainty=finding.certainty,
-                evidence=finding.evidence,
+                severity=bindparam("b_severity"),
+                title=bindparam("b_title"),
+                detail=bindparam("b_detail"),
+                rule=bindparam("b_rule"),
+                certainty=bindparam("b_certainty"),
+                evidence=bindparam("b_evidence", type_=table.c.evidence.type),
                 last_seen_at=now,
-            )
+            ),
+            [
+                {
+                    "b_key": f.key,
+                    "b_severity": f.severity,
+                    "b_title": f.title,
+                    "b_detail": f.detail,
+                    "b_rule": f.rule,
+                    "b_certainty": f.certainty,
+                    "b_evidence": f.evidence,
+                }
+                for f in still_open
+            ],
         )
     keys = [finding.key for finding in resolved]
     for start in range(0, len(keys), IN_CHUNK):

@@ -213,6 +213,8 @@ class SyncRun(Base):
     failures: Mapped[list] = mapped_column(JSON, default=list)
     # Notes a reader of the digest must see, e.g. "version history unavailable: fell back to current diffs".
     notes: Mapped[list] = mapped_column(JSON, default=list)
+    # The date this run evaluated findings as of (ISO; None: it did not evaluate them).
+    findings_as_of: Mapped[str | None] = mapped_column(String(10))
 
 
 class SyncLease(Base):
