@@ -259,21 +259,21 @@ class Backend:
             self.url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
 
     def version_bytes(self, store: Any) -> tuple[int, float, float]:
-        """(versions, mean stored bytes of raw_json per version, whole store bytes per version)."""
+        """(versions, mean stored bytes of the record column per version, whole store bytes per version)."""
         from sqlalchemy import text
 
         with store.engine.connect() as connection:
             if self.kind == "sqlite":
                 versions, column = connection.execute(
                     text(
-                        "SELECT count(*), coalesce(sum(length(CAST(raw_json AS BLOB))), 0) FROM study_versions"
+                        "SELECT count(*), coalesce(sum(length(CAST(record AS BLOB))), 0) FROM study_versions"
                     )
                 ).one()
                 connection.commit()
                 total = self.path.stat().st_size
             else:
                 versions, column = connection.execute(
-                    text("SELECT count(*), coalesce(sum(pg_column_size(raw_json)), 0) FROM study_versions")
+                    text("SELECT count(*), coalesce(sum(pg_column_size(record)), 0) FROM study_versions")
                 ).one()
                 total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
         return versions, column / max(versions, 1), total / max(versions, 1)
@@ -398,7 +398,7 @@ def report(
     )
     versions, column, total = sizes
     print(
-        f"  bytes per stored version ({versions:,} versions): {column:,.0f} B raw_json column, "
+        f"  bytes per stored version ({versions:,} versions): {column:,.0f} B record column, "
         f"{total:,.0f} B whole store"
     )
 

@@ -28,6 +28,7 @@ def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
     from sqlalchemy import insert
     from trialwatch.events import CATEGORIES, SEVERITIES
     from trialwatch.store import Store
+    from trialwatch.store.codec import encode_record
     from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, WatchlistTrial
 
     rng = random.Random(20261124)
@@ -52,7 +53,7 @@ def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
                     "data_timestamp": "2026-11-24T08:00:00",
                     "fetched_at": changed - timedelta(days=3 - number),
                     "source": "current",
-                    "raw_json": {"protocolSection": {"identificationModule": {"nctId": nct_id}}},
+                    "record": encode_record({"protocolSection": {"identificationModule": {"nctId": nct_id}}}),
                 }
             )
             for _ in range(rng.choice((2, 2, 3, 3)) if number > 1 else 0):

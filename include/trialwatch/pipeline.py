@@ -774,9 +774,15 @@ def record_study(
     # Each version is put in canonical form once: for its hash and, if it changed, for the diff.
     new_canonical = canonical if canonical is not None else records.canonical_form(study)
     new_hash = records.hash_canonical(new_canonical)
+    stored_canonical: dict[str, Any] | None = None
     with store.session() as session:
         _, stored = repo.current_version(session, nct_id)
-        if stored is not None and stored.content_hash == new_hash:
+        stored_hash = stored.content_hash if stored is not None else None
+        if stored is not None and repo.is_pending(stored_hash):
+            stored_canonical = records.canonical_form(stored.raw_json)
+            stored_hash = records.hash_canonical(stored_canonical)
+            repo.resolve_hashes(session, {stored.id: (nct_id, stored.content_hash, stored_hash)})
+        if stored is not None and stored_hash == new_hash:
             repo.touch_fetched(session, [nct_id])
             summary.unchanged = 1
             return summary
@@ -807,8 +813,10 @@ def record_study(
         chain = [(study, None, None)]
 
     backfill = stored is None
-    prev_canonical = records.canonical_form(stored.raw_json) if stored is not None else None
-    prev_hash = stored.content_hash if stored is not None else None
+    prev_canonical = (
+        (stored_canonical or records.canonical_form(stored.raw_json)) if stored is not None else None
+    )
+    prev_hash = stored_hash
     prev_version = stored.registry_version if stored is not None else None
     prev_date = stored.registry_version_date if stored is not None else None
     versions: list[repo.NewVersion] = []
@@ -931,36 +939,55 @@ def sync_batch(
         len(result.errors),
     )
     aliased_from = {canonical: requested for requested, canonical in result.aliases.items()}
-    # The batch gate: one query for the stored hashes, one statement for every unchanged record.
-    # The quick hash settles most records; the canonical form is made only where it differs.
+
+    def thresholds_of(nct_id: str) -> Thresholds | None:
+        config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
+        return Thresholds.from_mapping(config) if config else None
+
+    # The batch gate: one query for the stored state, one statement for every unchanged record.
+    # The quick hash settles most records; the canonical form is made only where it differs, and
+    # not at all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
     with store.session() as session:
-        stored = repo.current_hashes(session, result.studies)
+        state = repo.gate_state(session, result.studies)
     prepared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     unchanged: dict[str, tuple[str, str]] = {}
+    writes: list[repo.StudyWrite] = []
+    changed: dict[str, tuple[dict[str, Any], dict[str, Any], str, str, int]] = {}
     for nct_id, study in result.studies.items():
         try:
             records.check_study(study)
             quick = records.quick_hash(study)
-            current, stored_quick = stored.get(nct_id, (None, None))
-            if current is not None and quick == stored_quick:
+            stored = state.get(nct_id)
+            current = stored.current_hash if stored is not None and stored.current_version_id else None
+            if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
                 unchanged[nct_id] = (current, quick)
+                continue
+            if current is None and history is None:
+                version = repo.NewVersion(
+                    study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick
+                )
+                writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
                 continue
             canonical = records.canonical_form(study)
-            if current is not None and records.hash_canonical(canonical) == current:
+            new_hash = records.hash_canonical(canonical)
+            if current is not None and new_hash == current:
                 unchanged[nct_id] = (current, quick)
                 continue
-            prepared[nct_id] = (study, canonical)
+            if current is not None and history is None:
+                changed[nct_id] = (study, canonical, new_hash, quick, stored.current_version_id)  # type: ignore[union-attr]
+            else:
+                prepared[nct_id] = (study, canonical)
         except Exception as exc:  # one malformed record must not cost the rest of the batch
             log.exception("%s: could not record the fetched study", nct_id)
             summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
     keep_lease(False)
-    with store.session() as session:
-        repo.mark_unchanged(session, unchanged)
+    resolved = _diff_changed(store, changed, thresholds_of, writes, unchanged, summary)
+    keep_lease(False)
+    _write_batch(store, writes, unchanged, resolved, data_timestamp, summary)
     summary.fetched += len(unchanged)
     summary.unchanged += len(unchanged)
     for nct_id, (study, canonical) in prepared.items():
         keep_lease(False)
-        config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
         try:
             summary.merge(
                 record_study(
@@ -968,7 +995,7 @@ def sync_batch(
                     study,
                     history=history,
                     data_timestamp=data_timestamp,
-                    thresholds=Thresholds.from_mapping(config) if config else None,
+                    thresholds=thresholds_of(nct_id),
                     canonical=canonical,
                     history_depth=(history_depths or {}).get(nct_id),
                 )
@@ -1006,6 +1033,117 @@ def sync_batch(
             notes=summary.notes,
         )
     return summary
+
+
+def _diff_changed(
+    store: Store,
+    changed: dict[str, tuple[dict[str, Any], dict[str, Any], str, str, int]],
+    thresholds_of: Callable[[str], Thresholds | None],
+    writes: list[repo.StudyWrite],
+    unchanged: dict[str, tuple[str, str]],
+    summary: BatchSummary,
+) -> dict[int, tuple[str, str, str]]:
+    """Diff each changed record against its stored version (read in one query); without history.
+
+    Adds a write per real change and an unchanged mark per record whose content proved the same.
+    Returns the pending hashes found real on the way (version id -> (nct_id, pending, real)).
+    """
+    if not changed:
+        return {}
+    with store.session() as session:
+        stored = repo.versions_by_id(session, [item[4] for item in changed.values()])
+    resolved: dict[int, tuple[str, str, str]] = {}
+    for nct_id, (study, canonical, new_hash, quick, version_id) in changed.items():
+        try:
+            old = stored[version_id]
+            old_canonical = records.canonical_form(old.study)
+            old_hash = old.content_hash
+            if repo.is_pending(old_hash):
+                old_hash = records.hash_canonical(old_canonical)
+                resolved[old.id] = (nct_id, old.content_hash, old_hash)
+            if old_hash == new_hash:
+                unchanged[nct_id] = (old_hash, quick)
+                continue
+            events = diff_canonical(
+                old_canonical,
+                canonical,
+                nct_id=nct_id,
+                thresholds=thresholds_of(nct_id),
+                old_hash=old_hash,
+                new_hash=new_hash,
+                old_version=old.registry_version,
+                new_version=None,
+                old_version_date=old.registry_version_date,
+                new_version_date=None,
+            )
+        except Exception as exc:  # one malformed record must not cost the rest of the batch
+            log.exception("%s: could not record the fetched study", nct_id)
+            summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        version = repo.NewVersion(study, new_hash, events, quick_hash=quick)
+        writes.append(repo.StudyWrite(nct_id, version, old.id, has_row=True))
+    return resolved
+
+
+def _write_batch(
+    store: Store,
+    writes: list[repo.StudyWrite],
+    unchanged: dict[str, tuple[str, str]],
+    resolved: dict[int, tuple[str, str, str]],
+    data_timestamp: str | None,
+    summary: BatchSummary,
+) -> None:
+    """Everything the batch gate decided, in one transaction; trial by trial if a unique key breaks.
+
+    Every record was checked and diffed before, so only the store can fail here: a row another sync
+    stored first fails the batch's statement, and storing trial by trial then tells which.
+    """
+    written: dict[str, int | None] = {}
+    try:
+        with store.session() as session:
+            repo.resolve_hashes(session, resolved)
+            repo.mark_unchanged(session, unchanged)
+            written.update(repo.store_batch(session, writes, data_timestamp=data_timestamp))
+    except WriteConflict as exc:
+        log.warning("the batch broke a unique key (%s); storing it trial by trial", exc.orig)
+        with store.session() as session:
+            repo.resolve_hashes(session, resolved)
+            repo.mark_unchanged(session, unchanged)
+        for write in writes:
+            try:
+                with store.session() as session:
+                    if repo.current_version_id(session, write.nct_id) != write.after_id:
+                        # Another sync moved this trial on since the gate read it: its version stands.
+                        log.warning(
+                            "%s: already recorded by another sync; nothing stored twice", write.nct_id
+                        )
+                        written[write.nct_id] = None
+                        continue
+                    written[write.nct_id] = repo.store_versions(
+                        session, write.nct_id, [write.version], data_timestamp=data_timestamp
+                    )
+            except WriteConflict as conflict:
+                if not repo.is_duplicate(conflict):
+                    raise
+                log.warning("%s: already recorded by another sync; nothing stored twice", write.nct_id)
+                written[write.nct_id] = None
+    new_trials = 0
+    for write in writes:
+        events = written.get(write.nct_id)
+        summary.fetched += 1
+        if events is None:
+            summary.unchanged += 1
+            continue
+        summary.versions += 1
+        summary.events += events
+        if write.version.backfill:
+            new_trials += 1
+        elif events:
+            summary.changed.append(write.nct_id)
+            log.info("%s: changed, %d event(s)", write.nct_id, events)
+    summary.new_trials += new_trials
+    if new_trials:
+        log.info("%d new trial(s) stored", new_trials)
 
 
 def _lease_keeper(store: Store, lease: str | None, run_id: int) -> Callable[[bool], None]:
@@ -1051,7 +1189,7 @@ def _record_once(store: Store, nct_id: str, write: Callable[[Any], bool]) -> boo
 
 
 def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> dict[str, int]:
-    """Evaluate the findings of every watched trial's current version and store their lifecycle.
+    """Evaluate the findings of the watched trials' current versions and store their lifecycle.
 
     ``as_of`` defaults to the run's date: the registry data build it read (the date its records stand
     on), else the day it started; never today's date. Runs once per sync, after
@@ -1061,7 +1199,12 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
     with store.session() as session:
         if as_of is None:
             as_of = stored_findings.run_date(session, run_id)
-        nct_ids = stored_findings.watched_trial_ids(session)
+        # Findings are a function of the record, its earlier versions and the date. When the last
+        # evaluation was as of the same date, only trials stored or watched since can differ; a new
+        # date (a new data build, about daily) re-evaluates every watched trial.
+        last = stored_findings.last_evaluation(session, run_id)
+        since = last[1] if last is not None and last[0] == as_of else None
+        nct_ids = stored_findings.watched_trial_ids(session, changed_since=since)
     counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
@@ -1094,6 +1237,8 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
         counts["new"] += len(new)
         counts["resolved"] += len(gone)
         counts["open"] += len(new) + len(still)
+    with store.session() as session:
+        stored_findings.mark_evaluated(session, run_id, as_of)
     return counts
 
 

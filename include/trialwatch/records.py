@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 NCT_RE = re.compile(r"\bNCT\d{8}\b", re.IGNORECASE)
 
 # The API v2 study model (from the registry's /studies/metadata field tree), one module per line:
@@ -630,6 +632,7 @@ def hash_canonical(canonical: dict[str, Any]) -> str:
 
 # The noise a fast hash can drop without walking the record: whole top-level sections and the
 # statusModule's bookkeeping dates, taken from NOISE_PATHS so the two never disagree.
+_ENCODE = msgspec.json.Encoder().encode
 _QUICK_TOP_NOISE = frozenset(path for path in NOISE_PATHS if "." not in path)
 _STATUS_PREFIX = "protocolSection.statusModule."
 _QUICK_STATUS_NOISE = frozenset(
@@ -640,18 +643,18 @@ _QUICK_STATUS_NOISE = frozenset(
 
 
 def quick_hash(study: dict[str, Any]) -> str:
-    """SHA-256 of the record as served, less the noise that bumps on every data build.
+    """SHA-256 of the record as served (msgspec's compact JSON), less the noise of every data build.
 
-    Much cheaper than the canonical form. It drops only noise paths, so two records with the same
-    quick hash have the same ``content_hash``; different quick hashes say nothing (compare canonically).
+    Much cheaper than the canonical form. It drops only noise paths, and the encoding tells apart any
+    two JSON values, so two records with the same quick hash have the same ``content_hash``; different
+    quick hashes say nothing (compare canonically).
     """
     kept = {key: value for key, value in study.items() if key not in _QUICK_TOP_NOISE}
     protocol = kept.get("protocolSection")
     if isinstance(protocol, dict) and isinstance(protocol.get("statusModule"), dict):
         status = {k: v for k, v in protocol["statusModule"].items() if k not in _QUICK_STATUS_NOISE}
         kept["protocolSection"] = {**protocol, "statusModule": status}
-    text = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_ENCODE(kept)).hexdigest()
 
 
 def content_hash(study: dict[str, Any]) -> str:

@@ -3,13 +3,22 @@
 ``json.loads`` accepts NaN and Infinity (not JSON), turns ``1e999`` into infinity, fails with a
 RecursionError on deep nesting and with a bare ValueError on numbers past Python's 4,300-digit
 int limit. ``loads`` refuses all of these with ``UnsafeJSON``, one line naming the problem.
+
+Registry pages are megabytes, so ``loads`` parses with msgspec (C), checks the depth level by level
+and number lengths with bytes operations; whatever this fast path does not vouch for is parsed again
+by the strict ``json`` path, which names the problem.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import msgspec
 
 # Real study records nest about 12 levels deep; anything far deeper is not a record and would
 # also exhaust the recursion of the canonical form and the diff.
@@ -26,11 +35,85 @@ class NotJSON(UnsafeJSON):
     """Not JSON at all (an HTML page, a truncated body, not UTF-8)."""
 
 
+_DECODER = msgspec.json.Decoder()
+_NOT_VOUCHED = object()
+# Number characters become "0", everything else a space: a run longer than the limit may be a long
+# number (or a long run of digits or dashes inside a text, which the exact check then clears).
+_NUMBER_CHARS = bytes.maketrans(
+    bytes(range(256)), bytes(0x30 if chr(c) in "0123456789+-.eE" else 0x20 for c in range(256))
+)
+
+
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: int = MAX_NUMBER_CHARS) -> Any:
     """``json.loads`` with NaN/Infinity, over-long numbers and nesting deeper than ``max_depth`` refused.
 
     Raises ``UnsafeJSON`` for those and for any text that is not JSON at all (with line and column).
     """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    try:
+        with _collector_paused():
+            data = _DECODER.decode(raw)
+    except (msgspec.MsgspecError, RecursionError):
+        data = _NOT_VOUCHED  # not JSON, NaN, out of range, a BOM, ...: the strict path says which
+    if (
+        data is not _NOT_VOUCHED
+        and _container_depth(data, max_depth) <= max_depth
+        and not _may_hold_long_number(raw, max_number_chars)
+    ):
+        return data
+    return _strict_loads(text, max_depth=max_depth, max_number_chars=max_number_chars)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while a page becomes objects: a decode allocates only what it keeps,
+    and collections of a heap that grows by megabytes cost more than the decode."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _container_depth(value: Any, stop_after: int) -> int:
+    """How deep lists and dicts nest in ``value``, level by level (faster than a stack of pairs)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level and depth <= stop_after:
+        depth += 1
+        below = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
+    return depth
+
+
+def _may_hold_long_number(raw: bytes, max_number_chars: int) -> bool:
+    """False if valid JSON ``raw`` has no number longer than ``max_number_chars`` characters."""
+    limit = b"0" * (max_number_chars + 1)
+    if limit not in raw.translate(_NUMBER_CHARS):
+        return False
+    return limit in _outside_strings(raw).translate(_NUMBER_CHARS)
+
+
+def _outside_strings(raw: bytes) -> bytes:
+    r"""The bytes of valid JSON ``raw`` that are not inside a string (the strings' quotes go too).
+
+    Inside a valid string every backslash starts a two-character escape, so taking ``\`` pairs
+    first, left to right, leaves exactly the escaped quotes as ``"``; the remaining quotes then
+    alternate opening and closing.
+    """
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    return b"".join(raw.split(b'"')[0::2])
+
+
+def _strict_loads(text: str | bytes, *, max_depth: int, max_number_chars: int) -> Any:
+    """The reference parser: slow, but names every problem (the fast path falls back to it)."""
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8-sig")

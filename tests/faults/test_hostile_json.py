@@ -112,3 +112,37 @@ def test_safejson_keeps_ordinary_records_intact() -> None:
 def test_safejson_dumps_refuses_nan() -> None:
     with pytest.raises(ValueError):
         safejson.dumps({"count": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('["\\\\", "[[[", "\\"]]"]', ["\\", "[[[", '"]]']),  # brackets and escapes inside strings
+        (
+            '{"phone": "' + "9" * 300 + '", "dashes": "' + "-" * 300 + '"}',
+            {"phone": "9" * 300, "dashes": "-" * 300},
+        ),
+        ("[" + "9" * 100 + "]", [int("9" * 100)]),  # exactly the limit
+        ("[" * 64 + "]" * 64, json.loads("[" * 64 + "]" * 64)),
+    ],
+)
+def test_safejson_accepts_what_only_looks_hostile(text: str, expected: Any) -> None:
+    assert safejson.loads(text) == expected
+    assert safejson.loads(text.encode("utf-8")) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 65 + "]" * 65, "nested more than 64 levels deep"),
+        ('{"a": [' + '"]]]]", ' * 3 + "[" * 70 + "]" * 70 + "]}", "nested more than 64 levels deep"),
+        ('{"n": -1.' + "5" * 98 + "}", "a number of 101 characters"),
+        ("\ufeff[1]", None),  # a byte order mark is allowed, as json.loads with utf-8-sig allows it
+    ],
+)
+def test_safejson_fast_path_refuses_like_the_strict_parser(text: str, reason: str | None) -> None:
+    if reason is None:
+        assert safejson.loads(text.encode("utf-8")) == [1]
+        return
+    with pytest.raises(safejson.UnsafeJSON, match=reason):
+        safejson.loads(text.encode("utf-8"))

@@ -12,7 +12,7 @@ from trialwatch.registry.client import CtgovClient
 from trialwatch.replay.server import ReplayRegistry, ReplayServer
 from trialwatch.store import Store
 from trialwatch.store import findings as stored
-from trialwatch.store.models import FindingRow, SyncRun
+from trialwatch.store.models import FindingRow, Study, StudyVersion, SyncRun
 from trialwatch.watchlists import Watchlist
 
 from .replay_days import write_timeline
@@ -139,3 +139,41 @@ def test_a_record_no_check_can_read_keeps_its_findings_and_is_noted(
             and "'2018-13-01' is not a registry date" in note
             for note in run.notes
         )
+
+
+def test_a_second_run_of_the_same_build_evaluates_only_what_changed_since(
+    store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    from trialwatch import pipeline
+    from trialwatch.store import repository as repo
+
+    watchlist = _watchlist(tmp_path)
+    first = _sync(store, days, 2, watchlist)
+    before = [(r.key, r.last_seen_at, r.resolved_run_id) for r in _rows(store)]
+    assert before  # day 2 opens findings (see the test above)
+    with store.session() as session:
+        run = session.get(SyncRun, first)
+        assert run is not None and run.findings_as_of == stored.run_date(session, first).isoformat()
+
+    # The same build again: nothing was stored, so no trial is evaluated and no finding moves.
+    with store.session() as session:
+        again = repo.start_sync_run(session, data_timestamp=run.data_timestamp, requested=0)
+    assert pipeline.update_findings(store, again)["trials"] == 0
+    assert [(r.key, r.last_seen_at, r.resolved_run_id) for r in _rows(store)] == before
+    with store.session() as session:
+        repo.finish_sync_run(session, again)
+
+    # A trial stored since (here: its current version re-stamped) is evaluated, the other is not.
+    with store.session() as session:
+        study = session.get(Study, "NCT04327037")
+        version = session.get(StudyVersion, study.current_version_id)  # type: ignore[union-attr]
+        version.fetched_at = repo.utcnow()
+        later = repo.start_sync_run(session, data_timestamp=run.data_timestamp, requested=0)
+    assert pipeline.update_findings(store, later)["trials"] == 1
+    with store.session() as session:
+        repo.finish_sync_run(session, later)
+
+    # A new date re-evaluates every watched trial.
+    with store.session() as session:
+        next_day = repo.start_sync_run(session, data_timestamp="2099-01-01T00:00:00", requested=0)
+    assert pipeline.update_findings(store, next_day)["trials"] == 2

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from trialwatch import records, settings
-from trialwatch.pipeline import run_sync
-from trialwatch.registry.client import CtgovClient
+from trialwatch.pipeline import BatchSummary, run_sync, sync_batch
+from trialwatch.registry.client import CtgovClient, FetchResult
 from trialwatch.replay.server import ReplayServer
 from trialwatch.store import Store
 from trialwatch.store import repository as repo
-from trialwatch.store.models import Study
+from trialwatch.store.models import ChangeEventRow, Study, StudyVersion
 from trialwatch.watchlists import Watchlist
 
 SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
@@ -93,3 +93,109 @@ def test_a_new_current_version_replaces_the_quick_hash_and_a_stale_mark_keeps_no
         # A mark made against a content hash that is no longer current changes nothing.
         repo.mark_unchanged(session, {nct_id: (first_hash, records.quick_hash(first))})
     assert stored() == (second_hash, None)
+
+
+class _Served:
+    """A registry stand-in that serves the given records (the batch gate needs only fetch_studies)."""
+
+    def __init__(self, *studies: dict[str, Any]) -> None:
+        self.studies = {records.nct_id_of(study): study for study in studies}
+
+    def fetch_studies(self, nct_ids: list[str]) -> FetchResult:
+        return FetchResult(studies={n: copy.deepcopy(self.studies[n]) for n in nct_ids})
+
+
+def _sync(store: Store, *studies: dict[str, Any]) -> BatchSummary:
+    served = _Served(*studies)
+    return sync_batch(
+        store,
+        served,
+        list(served.studies),
+        run_id=0,
+        data_timestamp=None,
+        use_history=False,  # type: ignore[arg-type]
+    )
+
+
+def _version_hashes(store: Store, nct_id: str) -> list[str]:
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(StudyVersion.content_hash)
+                .where(StudyVersion.nct_id == nct_id)
+                .order_by(StudyVersion.id)
+            )
+        )
+
+
+def test_a_new_trial_is_stored_without_its_canonical_form_until_a_fetch_differs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _sample("study_NCT00184067.json")
+    nct_id = records.nct_id_of(first)
+    calls: list[str] = []
+    original = records.canonical_form
+    monkeypatch.setattr(records, "canonical_form", lambda s: calls.append("canon") or original(s))
+    summary = _sync(store, first)
+    assert (summary.new_trials, summary.versions, calls) == (1, 1, [])
+    [pending] = _version_hashes(store, nct_id)
+    assert repo.is_pending(pending)
+
+    # Re-geocoded sites: a new quick hash, the same content. Nothing is stored; the hash becomes real.
+    regeocoded = copy.deepcopy(first)
+    for site in regeocoded["protocolSection"]["contactsLocationsModule"]["locations"]:
+        site["geoPoint"] = {"lat": 1.5, "lon": 2.5}
+    assert records.quick_hash(regeocoded) != records.quick_hash(first)
+    summary = _sync(store, regeocoded)
+    assert (summary.unchanged, summary.versions) == (1, 0)
+    assert _version_hashes(store, nct_id) == [records.content_hash(first)]
+    with store.session() as session:
+        assert repo.current_hashes(session, [nct_id]) == {
+            nct_id: (records.content_hash(first), records.quick_hash(regeocoded))
+        }
+
+    # A real edit is diffed against the stored version, with both real hashes on its event.
+    edited = copy.deepcopy(regeocoded)
+    edited["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"
+    summary = _sync(store, edited)
+    assert (summary.versions, summary.changed) == (1, [nct_id])
+    assert _version_hashes(store, nct_id) == [records.content_hash(first), records.content_hash(edited)]
+    with store.session() as session:
+        [event] = session.scalars(select(ChangeEventRow).where(ChangeEventRow.nct_id == nct_id)).all()
+    assert (event.field, event.new, event.old_hash, event.new_hash) == (
+        "Overall status",
+        "WITHDRAWN",
+        records.content_hash(first),
+        records.content_hash(edited),
+    )
+
+
+def test_a_changed_trial_whose_stored_hash_is_pending_is_diffed_against_it(store: Store) -> None:
+    first = _sample("study_NCT00184067.json")
+    other = _sample("study_NCT03418623.json")
+    _sync(store, first, other)
+    edited = copy.deepcopy(first)
+    edited["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"
+    summary = _sync(store, edited, other)
+    assert (summary.unchanged, summary.versions, summary.events, summary.changed) == (
+        1,
+        1,
+        1,
+        [records.nct_id_of(first)],
+    )
+
+
+def test_a_batch_that_breaks_a_unique_key_is_stored_trial_by_trial(store: Store) -> None:
+    """Another sync stored one of the batch's new trials first: the rest are still stored once."""
+    first = _sample("study_NCT00184067.json")
+    other = _sample("study_NCT03418623.json")
+    _sync(store, first)
+    real_state = repo.gate_state
+    try:
+        repo.gate_state = lambda session, ids: {}  # type: ignore[assignment]  # read before the other committed
+        summary = _sync(store, first, other)
+    finally:
+        repo.gate_state = real_state  # type: ignore[assignment]
+    assert (summary.fetched, summary.unchanged, summary.versions, summary.new_trials) == (2, 1, 1, 1)
+    assert len(_version_hashes(store, records.nct_id_of(first))) == 1
+    assert len(_version_hashes(store, records.nct_id_of(other))) == 1

@@ -15,7 +15,6 @@ waits without waiting; the per-request deadline is real time, since sockets wait
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import re
@@ -28,6 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Self
 from urllib.parse import quote, urljoin, urlsplit
 
+import msgspec
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -48,6 +48,8 @@ from trialwatch.registry.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+_compact_json = msgspec.json.Encoder().encode
 
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
 MAX_PAGE_SIZE = 1000  # the API coerces larger values down to this
@@ -439,7 +441,7 @@ class CtgovClient:
             if canonical not in asked and not aliases:
                 log.warning("filter.ids answer held %s, which was not asked for; ignored", canonical)
                 continue
-            size = len(json.dumps(study, ensure_ascii=False).encode("utf-8"))
+            size = len(_compact_json(study))  # as the registry sends it: compact UTF-8
             if size > self.max_record_bytes:
                 for nct_id in {canonical, *aliases} & asked:
                     result.errors[nct_id] = (

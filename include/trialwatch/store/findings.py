@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
 from trialwatch.records import ENROLLMENT_UNKNOWN
+from trialwatch.store.codec import decode_record
 from trialwatch.store.models import (
     FindingRow,
     Study,
@@ -96,8 +97,12 @@ def run_is_running(session: Session, run_id: int) -> bool:
     return run is not None and run.status == "running"
 
 
-def watched_trial_ids(session: Session) -> list[str]:
-    """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version."""
+def watched_trial_ids(session: Session, *, changed_since: datetime | None = None) -> list[str]:
+    """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version.
+
+    ``changed_since``: only those whose current version was stored, or that joined a watchlist,
+    at or after that instant.
+    """
     query = (
         select(Study.nct_id)
         .join(WatchlistTrial, WatchlistTrial.nct_id == Study.nct_id)
@@ -107,20 +112,43 @@ def watched_trial_ids(session: Session) -> list[str]:
             Study.alias_of.is_(None),
             Study.current_version_id.is_not(None),
         )
-        .distinct()
-        .order_by(Study.nct_id)
     )
-    return list(session.scalars(query))
+    if changed_since is not None:
+        current = StudyVersion.id == Study.current_version_id
+        stored_since = exists().where(current, StudyVersion.fetched_at >= changed_since)
+        query = query.where(or_(stored_since, WatchlistTrial.first_seen_at >= changed_since))
+    return list(session.scalars(query.distinct().order_by(Study.nct_id)))
+
+
+def last_evaluation(session: Session, run_id: int) -> tuple[date, datetime] | None:
+    """(as-of date, end) of the newest other run that evaluated findings, if it ended.
+
+    The run ends after its evaluation, and the sync lease lets no other run store meanwhile: every
+    version stored later than its end is one that evaluation did not see.
+    """
+    row = session.execute(
+        select(SyncRun.findings_as_of, SyncRun.finished_at)
+        .where(SyncRun.id != run_id, SyncRun.findings_as_of.is_not(None))
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row[1] is None:
+        return None
+    return date.fromisoformat(row[0]), _aware(row[1])
+
+
+def mark_evaluated(session: Session, run_id: int, as_of: date) -> None:
+    session.execute(update(SyncRun).where(SyncRun.id == run_id).values(findings_as_of=as_of.isoformat()))
 
 
 def current_records(session: Session, nct_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The raw JSON of each trial's current version."""
     query = (
-        select(Study.nct_id, StudyVersion.raw_json)
+        select(Study.nct_id, StudyVersion.record)
         .join(StudyVersion, StudyVersion.id == Study.current_version_id)
         .where(Study.nct_id.in_(tuple(nct_ids)))
     )
-    return {nct_id: raw for nct_id, raw in session.execute(query)}
+    return {nct_id: decode_record(blob) for nct_id, blob in session.execute(query)}
 
 
 def _estimated_count(raw: Any) -> int | None:
@@ -148,13 +176,13 @@ def previous_anticipated(session: Session, nct_ids: Sequence[str]) -> dict[str, 
     if not wanted:
         return found
     query = (
-        select(StudyVersion.nct_id, StudyVersion.raw_json)
+        select(StudyVersion.nct_id, StudyVersion.record)
         .join(Study, Study.nct_id == StudyVersion.nct_id)
         .where(StudyVersion.nct_id.in_(tuple(wanted)), StudyVersion.id != Study.current_version_id)
         .order_by(StudyVersion.nct_id, *version_order())
     )
-    for nct_id, raw in session.execute(query):
-        count = _estimated_count(raw)
+    for nct_id, blob in session.execute(query):
+        count = _estimated_count(decode_record(blob))
         if count is not None:
             found[nct_id] = count  # later versions overwrite earlier ones: the last one wins
     return found
@@ -198,19 +226,32 @@ def record_findings(
                 open_key=finding.key,
             )
         )
-    for finding in still_open:
+    if still_open:
+        table = FindingRow.__table__  # Core, so the refresh runs as one executemany
         session.execute(
-            update(FindingRow)
-            .where(FindingRow.open_key == finding.key)
+            update(table)
+            .where(table.c.open_key == bindparam("b_key"))
             .values(
-                severity=finding.severity,
-                title=finding.title,
-                detail=finding.detail,
-                rule=finding.rule,
-                certainty=finding.certainty,
-                evidence=finding.evidence,
+                severity=bindparam("b_severity"),
+                title=bindparam("b_title"),
+                detail=bindparam("b_detail"),
+                rule=bindparam("b_rule"),
+                certainty=bindparam("b_certainty"),
+                evidence=bindparam("b_evidence", type_=table.c.evidence.type),
                 last_seen_at=now,
-            )
+            ),
+            [
+                {
+                    "b_key": f.key,
+                    "b_severity": f.severity,
+                    "b_title": f.title,
+                    "b_detail": f.detail,
+                    "b_rule": f.rule,
+                    "b_certainty": f.certainty,
+                    "b_evidence": f.evidence,
+                }
+                for f in still_open
+            ],
         )
     keys = [finding.key for finding in resolved]
     for start in range(0, len(keys), IN_CHUNK):

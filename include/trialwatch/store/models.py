@@ -1,6 +1,7 @@
 """The snapshot store's tables (SQLAlchemy 2.x). Schema changes go through Alembic migrations.
 
-- ``study_versions`` is append-only: every new version of a record, raw JSON and content hash.
+- ``study_versions`` is append-only: every new version of a record, the record (compressed, see
+  ``store.codec``) and content hash.
 - ``studies`` is the current state of each record, derived from its newest version.
 - ``change_events`` are what the diff found between consecutive versions.
 - ``watchlist_trials`` says which watchlist watches which trial, and since when.
@@ -27,6 +28,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -36,6 +38,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from trialwatch.store import codec
 
 
 class Base(DeclarativeBase):
@@ -120,7 +124,10 @@ class StudyVersion(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # "current": fetched as the live record; "history": rebuilt from the registry's version history.
     source: Mapped[str] = mapped_column(String(10), default="current")
-    raw_json: Mapped[dict] = mapped_column(JSON)
+    # The record as fetched, compressed (``codec.encode_record``); read it as ``raw_json``.
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    # The record's lastUpdatePostDateStruct.date, for sorting by it in SQL.
+    posted: Mapped[str | None] = mapped_column(String(10))
     # What makes this version itself: "v<registry version>" when the registry numbered it, else
     # "after <id of the version it follows>" ("first" for none). Together with the content hash it is
     # unique, so two syncs that race cannot store the same version twice.
@@ -128,6 +135,16 @@ class StudyVersion(Base):
     # True for an older version the backfill inserted after the trial's newer ones were stored: it
     # sorts before them (see ``version_order``), and is history, not news.
     backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @property
+    def raw_json(self) -> Any:
+        """The stored record, decoded."""
+        return codec.decode_record(self.record)
+
+    @raw_json.setter
+    def raw_json(self, value: Any) -> None:
+        self.record = codec.encode_record(value)
+        self.posted = codec.posted_of(value)
 
     __table_args__ = (
         Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),
@@ -221,6 +238,8 @@ class SyncRun(Base):
     failures: Mapped[list] = mapped_column(JSON, default=list)
     # Notes a reader of the digest must see, e.g. "version history unavailable: fell back to current diffs".
     notes: Mapped[list] = mapped_column(JSON, default=list)
+    # The date this run evaluated findings as of (ISO; None: it did not evaluate them).
+    findings_as_of: Mapped[str | None] = mapped_column(String(10))
 
 
 class SyncPlanBatch(Base):

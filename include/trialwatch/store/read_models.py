@@ -7,6 +7,7 @@ turning these records into JSON or HTML is the UI's business.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
+from trialwatch.store.codec import decode_record
 from trialwatch.store.findings import has_open_finding
 from trialwatch.store.models import (
     ChangeEventRow,
@@ -36,10 +38,7 @@ _SEVERITY_ORDER = case(SEVERITY_RANK, value=Study.last_change_severity, else_=0)
 
 def _posted(version: Any) -> Any:
     """The registry's posting date of a stored version: from its history entry, else from the record."""
-    record_date = version.raw_json[
-        ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")
-    ].as_string()
-    return func.coalesce(version.registry_version_date, record_date)
+    return func.coalesce(version.registry_version_date, version.posted)
 
 
 # A trial's current version, whose posting date is when the registry published its last change.
@@ -367,8 +366,8 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
         raise NotFound(f"trial {nct_id} is not in the store")
     current_raw = None
     if study.current_version_id is not None:
-        current_raw = session.scalar(
-            select(StudyVersion.raw_json).where(StudyVersion.id == study.current_version_id)
+        current_raw = decode_record(
+            session.scalar(select(StudyVersion.record).where(StudyVersion.id == study.current_version_id))
         )
     versions = session.execute(
         select(
@@ -538,8 +537,16 @@ class VersionPoint:
     completion_type: str | None
 
 
-def _record_text(*path: str) -> Any:
-    return StudyVersion.raw_json[("protocolSection", *path)].as_string()
+def _record_text(record: Any, *path: str) -> str | None:
+    """The value at protocolSection.<path> as text, as SQL's JSON text extraction gives it."""
+    value = record
+    for key in ("protocolSection", *path):
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else json.dumps(value)
 
 
 def _as_int(value: Any) -> int | None:
@@ -550,7 +557,7 @@ def _as_int(value: Any) -> int | None:
 
 
 def version_points(session: Session, nct_ids: Sequence[str]) -> dict[str, list[VersionPoint]]:
-    """Each trial's stored versions, oldest first, reduced in SQL to the fields its charts need."""
+    """Each trial's stored versions, oldest first, reduced to the fields its charts need."""
     if not nct_ids:
         return {}
     status = ("statusModule",)
@@ -560,31 +567,28 @@ def version_points(session: Session, nct_ids: Sequence[str]) -> dict[str, list[V
             StudyVersion.registry_version,
             _posted(StudyVersion),
             StudyVersion.fetched_at,
-            _record_text(*status, "overallStatus"),
-            _record_text("designModule", "enrollmentInfo", "count"),
-            _record_text("designModule", "enrollmentInfo", "type"),
-            _record_text(*status, "startDateStruct", "date"),
-            _record_text(*status, "startDateStruct", "type"),
-            _record_text(*status, "primaryCompletionDateStruct", "date"),
-            _record_text(*status, "primaryCompletionDateStruct", "type"),
-            _record_text(*status, "completionDateStruct", "date"),
-            _record_text(*status, "completionDateStruct", "type"),
+            StudyVersion.record,
         )
         .where(StudyVersion.nct_id.in_(list(nct_ids)))
         .order_by(StudyVersion.nct_id, *version_order())
     )
     points: dict[str, list[VersionPoint]] = {nct_id: [] for nct_id in nct_ids}
-    for row in rows:
-        nct_id, number, posted, fetched, overall, count, count_type, *dates = row
+    for nct_id, number, posted, fetched, blob in rows:
+        record = decode_record(blob)
+        dates = [
+            _record_text(record, *status, struct, part)
+            for struct in ("startDateStruct", "primaryCompletionDateStruct", "completionDateStruct")
+            for part in ("date", "type")
+        ]
         points.setdefault(nct_id, []).append(
             VersionPoint(
                 nct_id,
                 number,
                 posted,
                 fetched,
-                overall,
-                _as_int(count),
-                count_type,
+                _record_text(record, *status, "overallStatus"),
+                _as_int(_record_text(record, "designModule", "enrollmentInfo", "count")),
+                _record_text(record, "designModule", "enrollmentInfo", "type"),
                 *[None if value in (None, "") else str(value) for value in dates],
             )
         )

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trialwatch import records
 from trialwatch.events import SEVERITY_RANK, ChangeEvent
+from trialwatch.store.codec import decode_record, encode_record, posted_of
 from trialwatch.store.models import (
     ChangeEventRow,
     Study,
@@ -64,6 +65,102 @@ class NewVersion:
     backfill: bool = False
     # records.quick_hash of the fetched record, for the version that is the record as served.
     quick_hash: str | None = None
+
+
+# A version stored without its content hash holds this prefix and its record's quick hash instead.
+# Making the canonical form is most of the cost of storing a new trial, and nothing needs its hash
+# until a later fetch differs in its quick hash: that fetch makes the stored version's canonical form
+# anyway (to diff against it) and then puts the real hash in (``resolve_hash``). Equal quick hashes
+# mean equal content, so the unique key on (trial, content hash, version key) still stops a record
+# stored twice by two racing syncs; a new trial's ``studies`` row stops the rest.
+PENDING_HASH = "quick:"
+
+
+def pending_hash(quick: str) -> str:
+    """The content hash a version carries until it is needed (fits the 64-character column)."""
+    return PENDING_HASH + quick[: 64 - len(PENDING_HASH)]
+
+
+def is_pending(content_hash: str | None) -> bool:
+    return content_hash is not None and content_hash.startswith(PENDING_HASH)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the batch gate needs of a stored trial (``exists``: a ``studies`` row, maybe no version)."""
+
+    current_version_id: int | None
+    current_hash: str | None
+    quick_hash: str | None
+
+
+def gate_state(session: Session, nct_ids: Iterable[str]) -> dict[str, Stored]:
+    """nct_id -> its stored state, for every id with a ``studies`` row, in one query."""
+    ids = list(nct_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Study.nct_id, Study.current_version_id, Study.current_hash, Study.quick_hash).where(
+            Study.nct_id.in_(ids)
+        )
+    )
+    return {nct_id: Stored(version_id, content, quick) for nct_id, version_id, content, quick in rows}
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    id: int
+    content_hash: str
+    registry_version: int | None
+    registry_version_date: str | None
+    study: dict[str, Any]
+
+
+def versions_by_id(session: Session, version_ids: Iterable[int]) -> dict[int, StoredVersion]:
+    """Stored versions with their records, in one query."""
+    ids = list(version_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            StudyVersion.id,
+            StudyVersion.content_hash,
+            StudyVersion.registry_version,
+            StudyVersion.registry_version_date,
+            StudyVersion.record,
+        ).where(StudyVersion.id.in_(ids))
+    )
+    return {row[0]: StoredVersion(*row[:4], decode_record(row[4])) for row in rows}
+
+
+def resolve_hashes(session: Session, resolved: dict[int, tuple[str, str, str]]) -> None:
+    """Put real content hashes in for pending ones: version id -> (nct_id, pending hash, real hash)."""
+    if not resolved:
+        return
+    connection = session.connection()
+    versions, studies = StudyVersion.__table__, Study.__table__
+    params = [
+        {"b_id": vid, "b_nct": nct_id, "b_pending": pending, "b_real": real}
+        for vid, (nct_id, pending, real) in resolved.items()
+    ]
+    connection.execute(
+        update(versions)
+        .where(versions.c.id == bindparam("b_id"), versions.c.content_hash == bindparam("b_pending"))
+        .values(content_hash=bindparam("b_real")),
+        params,
+    )
+    connection.execute(
+        update(studies)
+        .where(studies.c.nct_id == bindparam("b_nct"), studies.c.current_hash == bindparam("b_pending"))
+        .values(current_hash=bindparam("b_real")),
+        params,
+    )
+
+
+def current_version_id(session: Session, nct_id: str) -> int | None:
+    """The trial's current version id, its ``studies`` row locked until the transaction ends."""
+    study = session.get(Study, nct_id, with_for_update=True)
+    return study.current_version_id if study is not None else None
 
 
 def current_version(session: Session, nct_id: str) -> tuple[Study | None, StudyVersion | None]:
@@ -239,6 +336,142 @@ def store_versions(
     study.last_fetched_at = now
     study.gone_at = None
     return written
+
+
+@dataclass
+class StudyWrite:
+    """One trial's new current version for ``store_batch``: it follows ``after_id`` (None: the first)."""
+
+    nct_id: str
+    version: NewVersion
+    after_id: int | None
+    has_row: bool  # the trial has a ``studies`` row already (an alias or a left query made one)
+
+
+def store_batch(
+    session: Session,
+    writes: Sequence[StudyWrite],
+    *,
+    data_timestamp: str | None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """``store_versions`` for a whole batch: one INSERT per table and one UPDATE of ``studies``.
+
+    Returns nct_id -> events written. A unique key broken by any write fails the whole statement
+    (``WriteConflict``); the caller then stores the batch trial by trial.
+    """
+    if not writes:
+        return {}
+    now = now or utcnow()
+    connection = session.connection()
+    studies, versions, events = Study.__table__, StudyVersion.__table__, ChangeEventRow.__table__
+    fresh = [{"nct_id": w.nct_id, "first_seen_at": now, "title": ""} for w in writes if not w.has_row]
+    if fresh:
+        connection.execute(insert(studies), fresh)
+    version_ids = (
+        connection.execute(
+            insert(versions).returning(versions.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "nct_id": w.nct_id,
+                    "content_hash": w.version.content_hash,
+                    "version_key": version_key(w.version.registry_version, w.after_id),
+                    "registry_version": w.version.registry_version,
+                    "registry_version_date": w.version.registry_version_date,
+                    "data_timestamp": data_timestamp,
+                    "fetched_at": now,
+                    "source": w.version.source,
+                    "record": encode_record(w.version.study),
+                    "posted": posted_of(w.version.study),
+                }
+                for w in writes
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    event_rows: list[dict[str, Any]] = []
+    written: dict[str, int] = {}
+    current: list[dict[str, Any]] = []
+    news: list[dict[str, Any]] = []
+    for w, version_id in zip(writes, version_ids, strict=True):
+        version = w.version
+        seen: dict[tuple[str, str], int] = {}
+        for event in version.events:
+            occurrence = seen.get((event.path, event.field), 0)
+            seen[(event.path, event.field)] = occurrence + 1
+            event_rows.append(_event_values(event, version_id, now, version.backfill, occurrence))
+        written[w.nct_id] = len(version.events)
+        count, kind = records.enrollment(version.study)
+        current.append(
+            {
+                "b_id": w.nct_id,
+                "b_version": version_id,
+                "b_hash": version.content_hash,
+                "b_quick": version.quick_hash,
+                "b_registry_version": version.registry_version,
+                "b_title": records.brief_title(version.study),
+                "b_status": records.overall_status(version.study),
+                "b_count": count,
+                "b_kind": kind,
+            }
+        )
+        if version.events and not version.backfill:
+            news.append({"b_id": w.nct_id, "b_severity": _highest(version.events)})
+    if event_rows:
+        connection.execute(insert(events), event_rows)
+    connection.execute(
+        update(studies)
+        .where(studies.c.nct_id == bindparam("b_id"))
+        .values(
+            current_version_id=bindparam("b_version"),
+            current_hash=bindparam("b_hash"),
+            quick_hash=bindparam("b_quick"),
+            registry_version=bindparam("b_registry_version"),
+            title=bindparam("b_title"),
+            overall_status=bindparam("b_status"),
+            enrollment_count=bindparam("b_count"),
+            enrollment_type=bindparam("b_kind"),
+            last_fetched_at=now,
+            gone_at=None,
+        ),
+        current,
+    )
+    if news:
+        connection.execute(
+            update(studies)
+            .where(studies.c.nct_id == bindparam("b_id"))
+            .values(last_changed_at=now, last_change_severity=bindparam("b_severity")),
+            news,
+        )
+    return written
+
+
+def _event_values(
+    event: ChangeEvent, version_id: int | None, now: datetime, backfill: bool, occurrence: int
+) -> dict[str, Any]:
+    """The ``change_events`` row of one event, as Core values (see ``event_row``)."""
+    return {
+        "nct_id": event.nct_id,
+        "version_id": version_id,
+        "category": event.category,
+        "field": event.field,
+        "path": event.path,
+        "old": event.old,
+        "new": event.new,
+        "severity": event.severity,
+        "detail": event.detail,
+        "old_version": event.old_version,
+        "new_version": event.new_version,
+        "old_version_date": event.old_version_date,
+        "new_version_date": event.new_version_date,
+        "old_hash": event.old_hash,
+        "new_hash": event.new_hash,
+        "extra": event.extra or None,
+        "backfill": backfill,
+        "detected_at": now,
+        "event_key": event_key(event.nct_id, version_id, event.path, event.field, occurrence),
+    }
 
 
 def add_study_events(

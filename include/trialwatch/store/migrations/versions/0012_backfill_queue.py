@@ -40,7 +40,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("study_versions") as batch_op:
-        batch_op.drop_column("backfill")
+    # A plain DROP COLUMN, for the same reason: SQLite drops it in place.
+    op.execute("ALTER TABLE study_versions DROP COLUMN backfill")
     op.drop_index("ix_backfill_queue_pending", table_name="backfill_queue")
     op.drop_table("backfill_queue")
