@@ -593,6 +593,13 @@ def brief_title(study: dict[str, Any]) -> str:
     return title if isinstance(title, str) else str(title)
 
 
+def last_update_posted(study: dict[str, Any]) -> str | None:
+    """The date the registry posted this version of the record (lastUpdatePostDateStruct)."""
+    status = study.get("protocolSection", {}).get("statusModule", {})
+    posted = (status.get("lastUpdatePostDateStruct") or {}).get("date")
+    return posted if isinstance(posted, str) and len(posted) <= 10 else None
+
+
 def overall_status(study: dict[str, Any]) -> str | None:
     status = study.get("protocolSection", {}).get("statusModule", {}).get("overallStatus")
     return status if isinstance(status, str) and len(status) <= STATUS_MAX_CHARS else None
