@@ -14,6 +14,7 @@ it is VACUUM ANALYZEd after the bulk load, as autovacuum would do.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -45,19 +46,29 @@ STATUSES = ["RECRUITING", "COMPLETED", "ACTIVE_NOT_RECRUITING", "TERMINATED", "N
 class Backend:
     """A throwaway store: a SQLite file, or a PostgreSQL database created and dropped here."""
 
-    def __init__(self, kind: str, pg_url: str, workdir: Path) -> None:
+    def __init__(self, kind: str, pg_url: str, workdir: Path, keep: str | None = None) -> None:
+        """``keep``: a name under which the store outlives the run, to be reused (and migrated) later."""
         from sqlalchemy import create_engine, make_url, text
 
         self.kind = kind
+        self.keep = keep
         self._admin = None
+        self.exists = False
         if kind == "sqlite":
-            self.path = workdir / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
+            self.path = workdir / f"{keep or 'bench-' + uuid.uuid4().hex[:8]}.sqlite"
+            self.exists = self.path.exists()
             self.url = f"sqlite:///{self.path}"
         else:
-            self.name = f"trialwatch_uiscale_{uuid.uuid4().hex[:8]}"
+            self.name = f"trialwatch_uiscale_{keep or uuid.uuid4().hex[:8]}"
             self._admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
             with self._admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+                self.exists = bool(
+                    connection.execute(
+                        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": self.name}
+                    ).scalar()
+                )
+                if not self.exists:
+                    connection.execute(text(f'CREATE DATABASE "{self.name}"'))
             self.url = make_url(pg_url).set(database=self.name).render_as_string(hide_password=False)
 
     def settle(self, store: Any) -> None:
@@ -82,6 +93,10 @@ class Backend:
     def drop(self) -> None:
         from sqlalchemy import text
 
+        if self.keep:
+            if self._admin is not None:
+                self._admin.dispose()
+            return
         if self._admin is not None:
             with self._admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
@@ -108,6 +123,12 @@ def event_counts(rng: random.Random, trials: int, events: int) -> list[int]:
     return heavy + counts
 
 
+def _bulk_load_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA cache_size=-6000000")  # KiB: the whole load stays in memory until it commits
+    cursor.close()
+
+
 def pseudo_word(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3, 3, 4)))) + rng.choice(
         ("mab", "nib", "stat", "tide")
@@ -116,7 +137,7 @@ def pseudo_word(rng: random.Random) -> str:
 
 def build_store(backend: Backend, trials: int, events: int, seed: int = 20261124) -> dict[str, Any]:
     """Bulk-insert the store (Core executemany in chunks); return the facts the requests need."""
-    from sqlalchemy import insert
+    from sqlalchemy import event, insert
     from trialwatch.events import CATEGORIES
     from trialwatch.findings import CODES
     from trialwatch.store import Store
@@ -133,6 +154,10 @@ def build_store(backend: Backend, trials: int, events: int, seed: int = 20261124
     rng = random.Random(seed)
     store = Store(backend.url)
     store.upgrade()
+    if backend.kind == "sqlite":
+        # The load is one transaction: a cache that holds it writes each page once, at the commit.
+        store.dispose()
+        event.listen(store.engine, "connect", _bulk_load_pragmas)
     now = datetime(2026, 11, 24, 8, tzinfo=UTC)
     drugs = [pseudo_word(rng) for _ in range(3000)]
     drug_weights = [1 / (rank + 1) for rank in range(len(drugs))]
@@ -147,6 +172,8 @@ def build_store(backend: Backend, trials: int, events: int, seed: int = 20261124
         session.execute(insert(SyncRun), [{"id": 1, "started_at": now, "finished_at": now, "status": "ok"}])
     version_id = event_id = finding_id = 0
     totals = {"versions": 0, "events": 0, "findings": 0}
+    loading = store.session()
+    session = loading.__enter__()
     for start in range(0, trials, CHUNK):
         studies, members, versions, rows, findings = [], [], [], [], []
         for i in range(start, min(start + CHUNK, trials)):
@@ -269,17 +296,20 @@ def build_store(backend: Backend, trials: int, events: int, seed: int = 20261124
                         "open_key": f"{code}:{nct_id}",
                     }
                 )
-        with store.session() as session:
-            session.execute(insert(Study), studies)
-            session.execute(insert(WatchlistTrial), members)
-            session.execute(insert(StudyVersion), versions)
-            if rows:
-                session.execute(insert(ChangeEventRow), rows)
-            if findings:
-                session.execute(insert(FindingRow), findings)
+        session.execute(insert(Study), studies)
+        session.execute(insert(WatchlistTrial), members)
+        session.execute(insert(StudyVersion), versions)
+        if rows:
+            session.execute(insert(ChangeEventRow), rows)
+        if findings:
+            session.execute(insert(FindingRow), findings)
         totals["versions"] += len(versions)
         totals["events"] += len(rows)
         totals["findings"] += len(findings)
+    loading.__exit__(None, None, None)
+    if backend.kind == "sqlite":
+        event.remove(store.engine, "connect", _bulk_load_pragmas)
+        store.dispose()
     backend.settle(store)
     oncology = next(i for i in range(trials) if counts[i] >= 0)  # any trial id works for the id search
     return {
@@ -344,15 +374,27 @@ def run_backend(
     from fastapi.testclient import TestClient
     from trialwatch_ui.app import URL_PREFIX, create_app, require_user
 
-    backend = Backend(kind, args.pg_url, workdir)
+    keep = f"{trials}x{events}" if args.keep else None
+    backend = Backend(kind, args.pg_url, Path(args.keep) if args.keep else workdir, keep)
+    facts_file = Path(args.keep or workdir) / f"{kind}-{trials}x{events}.json"
     try:
         started = time.perf_counter()
-        facts = build_store(backend, trials, events)
-        built = time.perf_counter() - started
+        if backend.exists and facts_file.exists():
+            from trialwatch.store import Store
+
+            facts = json.loads(facts_file.read_text())
+            facts["store"] = Store(backend.url)
+            facts["store"].upgrade()
+            backend.settle(facts["store"])
+            how = f"kept store brought to the newest schema in {time.perf_counter() - started:.1f} s"
+        else:
+            facts = build_store(backend, trials, events)
+            facts_file.write_text(json.dumps({k: v for k, v in facts.items() if k != "store"}))
+            how = f"built in {time.perf_counter() - started:.1f} s"
         store = facts["store"]
         print(
             f"[{kind} {trials} trials] {facts['versions']} versions, {facts['events']} events, "
-            f"{facts['findings']} open findings; built in {built:.1f} s; store {backend.size_mb(store):.0f} MB"
+            f"{facts['findings']} open findings; {how}; store {backend.size_mb(store):.0f} MB"
         )
         app = create_app(store)
         app.dependency_overrides[require_user] = lambda: None
@@ -391,11 +433,17 @@ def main() -> int:
         "--budget", type=float, default=8.0, help="seconds per request kind, at least 3 requests"
     )
     parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the stores (SQLite files and facts here, PostgreSQL databases) and reuse them",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-uiscale-"))
     os.environ.setdefault("AIRFLOW_HOME", str(workdir / "airflow"))
-    sys.path.insert(0, str(REPO / "plugins"))
+    if not any(Path(entry, "trialwatch_ui").is_dir() for entry in sys.path):  # PYTHONPATH may name another
+        sys.path.insert(0, str(REPO / "plugins"))
     ratio = args.events / max(1, args.trials)
     for kind in args.backends.split(","):
         kind = kind.strip()
