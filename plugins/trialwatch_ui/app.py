@@ -330,7 +330,6 @@ def create_app(store: Store | None = None) -> FastAPI:
                 )
             except queries.BadCursor as bad:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(bad)) from bad
-            data["watchlists"] = queries.watchlist_counts(session)
         if watchlist and watchlist not in {known["name"] for known in data["watchlists"]}:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,

@@ -89,6 +89,8 @@ def overview(
     after: str | None = None,
     before: str | None = None,
 ) -> dict[str, Any]:
+    """One overview page, with the watchlists and their counts (read once for both)."""
+    watched = rm.watchlist_counts(session)
     result = rm.overview(
         session,
         page,
@@ -98,6 +100,7 @@ def overview(
         finding=finding,
         after=after,
         before=before,
+        counts=watched,
     )
     counts = stored_findings.open_finding_counts(session, {row.study.nct_id for row in result.items})
     return {
@@ -114,6 +117,7 @@ def overview(
         "order": "desc" if descending else "asc",
         "watchlist": watchlist,
         "finding": finding,
+        "watchlists": [plain(count) for count in watched],
         **_page_info(result),
     }
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, case, false, func, or_, select, true
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Join
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
@@ -25,6 +26,7 @@ from trialwatch.store.findings import has_open_finding
 from trialwatch.store.models import (
     ChangeEventRow,
     DigestOutbox,
+    FindingRow,
     Study,
     StudyVersion,
     SyncRun,
@@ -46,7 +48,9 @@ def _posted(version: Any) -> Any:
 # Sort keys a client may ask for, each ending in the unique (trial, watchlist) tie-breaker, so pages
 # never overlap and a cursor names one row. "last_change" is the registry's date; "detected" is when a
 # sync of ours noticed it. Trials without a value sort last either way.
-_TIE = (WatchlistTrial.nct_id, WatchlistTrial.watchlist)
+# The trial's id is the study's: its indexes end in it (watchlist_trials.nct_id is equal, but no index
+# on studies is known to be ordered by it).
+_TIE = (Study.nct_id, WatchlistTrial.watchlist)
 OVERVIEW_SORTS: dict[str, Sequence[Any]] = {
     "last_change": (Study.last_posted, Study.last_changed_at, *_TIE),
     "detected": (Study.last_changed_at, *_TIE),
@@ -310,8 +314,11 @@ def _split(condition: Any, keys: Sequence[Any]) -> list[_Segment]:
     ]
 
 
-def _segments(sort: str, descending: bool) -> list[_Segment]:
-    keys = OVERVIEW_SORTS[sort]
+def _segments(sort: str, descending: bool, *, by_study: bool = False) -> list[_Segment]:
+    """The sort's segments; ``by_study``: without the watchlist tie-breaker, to walk studies alone."""
+    keys = tuple(OVERVIEW_SORTS[sort])
+    if by_study:
+        keys = keys[:-1]
     if sort != "severity":
         return _split(true(), keys)
     # By rank, not by name: one segment per severity, the trials that never changed last (first
@@ -335,8 +342,11 @@ def _order(keys: Sequence[Any], descending: bool, forward: bool) -> list[Any]:
     return terms
 
 
-def _past(keys: Sequence[Any], values: Sequence[Any], descending: bool, forward: bool) -> Any:
-    """Rows strictly after ``values`` in the walk (NULLs last forward, hence first walking back)."""
+def _past(
+    keys: Sequence[Any], values: Sequence[Any], descending: bool, forward: bool, *, inclusive: bool = False
+) -> Any:
+    """Rows strictly after ``values`` in the walk (NULLs last forward, hence first walking back);
+    ``inclusive``: the row at ``values`` too."""
     down = descending == forward
     clauses, equal = [], []
     for position, (key, value) in enumerate(zip(keys, values, strict=True)):
@@ -348,6 +358,8 @@ def _past(keys: Sequence[Any], values: Sequence[Any], descending: bool, forward:
                 beyond = or_(beyond, key.is_(None))
         clauses.append(and_(*equal, beyond))
         equal.append(key.is_(None) if value is None else key == value)
+    if inclusive:
+        clauses.append(and_(*equal))
     # The leading key alone bounds the index range the walk starts from.
     lead = keys[0] <= values[0] if down else keys[0] >= values[0]
     return and_(lead, or_(*clauses))
@@ -384,9 +396,11 @@ def _walk(
     offset: int = 0,
     start: tuple[int, list[Any]] | None = None,
     forward: bool = True,
+    inclusive: bool = False,
 ) -> list[tuple[int, Any]]:
-    """Up to ``limit`` rows in sort order (reverse order walking back), after ``start`` or ``offset``
-    rows, each with the index of its segment. Each segment is one indexed query."""
+    """Up to ``limit`` rows in sort order (reverse order walking back), after ``start`` (or from it,
+    ``inclusive``) or after ``offset`` rows, each with the index of its segment. Each segment is one
+    indexed query."""
     order = list(range(len(segments))) if forward else list(range(len(segments) - 1, -1, -1))
     if start is not None:
         order = order[order.index(start[0]) :]
@@ -395,7 +409,7 @@ def _walk(
         segment = segments[index]
         selected = query.where(segment.condition)
         if start is not None and index == start[0]:
-            selected = selected.where(_past(segment.keys, start[1], descending, forward))
+            selected = selected.where(_past(segment.keys, start[1], descending, forward, inclusive=inclusive))
         found = session.execute(
             selected.order_by(*_order(segment.keys, descending, forward))
             .limit(limit - len(rows))
@@ -416,6 +430,68 @@ def _key_values(keys: Sequence[Any], entities: dict[type, Any]) -> list[Any]:
     return [getattr(entities[key.class_], key.key) for key in keys]
 
 
+class _StudiesFirst(Join):
+    """A join that SQLite reads left table first (CROSS JOIN fixes its loop order): studies in the
+    order of a sort index, each with its members, instead of every member scanned and sorted."""
+
+    inherit_cache = True
+
+
+@compiles(_StudiesFirst, "sqlite")
+def _studies_first(element: _StudiesFirst, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    kw.pop("asfrom")
+    return f"{left} CROSS JOIN {right} ON {compiler.process(element.onclause, **kw)}"
+
+
+def _by_study(
+    session: Session,
+    segments: list[_Segment],
+    study_filter: Any,
+    member: Any,
+    *,
+    descending: bool,
+    limit: int,
+    offset: int,
+    start: tuple[int, list[Any]] | None,
+    forward: bool,
+) -> list[tuple[int, WatchlistTrial, Study]]:
+    """Rows walked through the studies' sort index, then expanded to their memberships.
+
+    A query over studies alone (membership as EXISTS) lets both planners walk the index; joined to
+    watchlist_trials, SQLite without statistics scans the members and sorts them all instead. A
+    cursor names (study keys, watchlist): the walk starts at its study and skips its memberships
+    up to that watchlist."""
+    down = descending == forward
+    studies = _walk(
+        session,
+        select(Study).where(study_filter),
+        segments,
+        descending=descending,
+        limit=limit + 1,  # the cursor's study may give no row
+        offset=offset,
+        start=(start[0], start[1][:-1]) if start else None,
+        forward=forward,
+        inclusive=True,
+    )
+    ids = [study.nct_id for _, (study,) in studies]
+    members: dict[str, list[WatchlistTrial]] = {}
+    if ids:
+        for row in session.scalars(select(WatchlistTrial).where(WatchlistTrial.nct_id.in_(ids), member)):
+            members.setdefault(row.nct_id, []).append(row)
+    rows = []
+    for index, (study,) in studies:
+        for membership in sorted(members.get(study.nct_id, []), key=lambda m: m.watchlist, reverse=down):
+            if start is not None and study.nct_id == start[1][-2]:
+                mark = start[1][-1]
+                if (membership.watchlist <= mark) if not down else (membership.watchlist >= mark):
+                    continue
+            rows.append((index, membership, study))
+    return rows[:limit]
+
+
 def overview(
     session: Session,
     page: PageRequest,
@@ -426,38 +502,62 @@ def overview(
     finding: str | None = None,
     after: str | None = None,
     before: str | None = None,
+    counts: list[WatchlistCount] | None = None,
 ) -> Page[OverviewRow]:
     """One page of (watchlist, trial) rows with each trial's current state and last change; with
     ``finding``, only trials with an open finding of that code ("any": of any code).
 
     ``after``/``before`` are cursors from a previous page (``before=LAST``: the last page); without
-    them ``page`` counts from the start, which costs more the deeper it goes."""
+    them ``page`` counts from the start, which costs more the deeper it goes. ``counts``: this
+    session's ``watchlist_counts``, if the caller has read them already."""
     if sort not in OVERVIEW_SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {sorted(OVERVIEW_SORTS)}")
-    condition = WatchlistTrial.left_at.is_(None)
+    member = WatchlistTrial.left_at.is_(None)
     if watchlist:
-        condition = and_(condition, WatchlistTrial.watchlist == watchlist)
+        member = and_(member, WatchlistTrial.watchlist == watchlist)
+    condition = member
+    study_filter = exists().where(WatchlistTrial.nct_id == Study.nct_id, member)
     if finding:
         code = None if finding == "any" else finding
         condition = and_(condition, has_open_finding(WatchlistTrial.nct_id, code))
-        total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(condition)) or 0
+        study_filter = and_(study_filter, has_open_finding(Study.nct_id, code))
+        # Counted from the open findings (few) rather than probing every member for one.
+        flagged = select(FindingRow.nct_id).where(FindingRow.open_key.is_not(None))
+        if code is not None:
+            flagged = flagged.where(FindingRow.code == code)
+        counted = and_(member, WatchlistTrial.nct_id.in_(flagged))
+        total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(counted)) or 0
     else:
-        counts = watchlist_counts(session)
+        counts = watchlist_counts(session) if counts is None else counts
         total = sum(c.trials for c in counts if watchlist is None or c.name == watchlist)
-    query: Select[Any] = (
-        select(WatchlistTrial, Study).join(Study, Study.nct_id == WatchlistTrial.nct_id).where(condition)
-    )
     segments = _segments(sort, descending)
-    walk = functools.partial(_walk, session, query, segments, descending=descending, limit=page.per_page + 1)
+    # Walk the studies, except for the watchlist sort (the members' primary key is its index) and
+    # for a page number past the first over several watchlists (a trial there may be several rows).
+    by_study = sort != "watchlist" and (after or before or page.page == 1 or watchlist)
+    study_segments = _segments(sort, descending, by_study=True)
+
+    def walk(**kwargs: Any) -> list[tuple[int, WatchlistTrial, Study]]:
+        if by_study:
+            return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
+        pair = _StudiesFirst(Study.__table__, WatchlistTrial.__table__, Study.nct_id == WatchlistTrial.nct_id)
+        joined = select(WatchlistTrial, Study).select_from(pair).where(condition)
+        return [
+            (index, membership, study)
+            for index, (membership, study) in _walk(
+                session, joined, segments, descending=descending, **kwargs
+            )
+        ]
+
+    limit = page.per_page + 1
     if before:
         start = None if before == LAST else _decode(before, sort, descending, len(segments))
-        rows = walk(start=start, forward=False)
+        rows = walk(limit=limit, offset=0, start=start, forward=False)
         more_before = len(rows) > page.per_page
         rows = rows[: page.per_page][::-1]
         more_after = before != LAST
     else:
         start = _decode(after, sort, descending, len(segments)) if after else None
-        rows = walk(start=start, offset=0 if after else page.offset)
+        rows = walk(limit=limit, offset=0 if after else page.offset, start=start, forward=True)
         more_after = len(rows) > page.per_page
         rows = rows[: page.per_page]
         more_before = bool(after) or page.page > 1
@@ -468,13 +568,13 @@ def overview(
 
     items = [
         OverviewRow(membership.watchlist, membership.via, _study_summary(study, study.last_posted))
-        for _, (membership, study) in rows
+        for _, membership, study in rows
     ]
     result = _page(page, total, items)
     return dataclasses.replace(
         result,
-        next_cursor=cursor(rows[-1][0], *rows[-1][1]) if rows and more_after else None,
-        prev_cursor=cursor(rows[0][0], *rows[0][1]) if rows and more_before else None,
+        next_cursor=cursor(*rows[-1]) if rows and more_after else None,
+        prev_cursor=cursor(*rows[0]) if rows and more_before else None,
     )
 
 
@@ -501,13 +601,28 @@ def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]
     else:
         # SQLite's LIKE ignores ASCII case, as lower() did (SQLite folds ASCII only).
         by_title = Study.title.like(f"%{escaped}%", escape="\\")
-    exact = session.get(Study, prefix)
     condition = or_(by_id, by_title)
+    # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
+    # stopping at the cap: a rare word reads every title once, a common one stops early.
+    ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
+    capped = len(ids) > SEARCH_COUNT_CAP
+    exact_first = case((Study.nct_id == prefix, 0), else_=1)
+    if not capped:
+        rows = session.scalars(
+            select(Study)
+            .where(Study.nct_id.in_(ids))
+            .order_by(exact_first, Study.last_changed_at.desc().nulls_last(), Study.nct_id)
+            .limit(page.per_page)
+            .offset(page.offset)
+        ).all()
+        return _page(page, len(ids), [_study_summary(study, study.last_posted) for study in rows])
+    # Too many to sort: walk the most recently changed trials and keep the matches (found early).
+    exact = session.get(Study, prefix)
+    first = [exact] if exact is not None else []
     if exact is not None:
         condition = and_(condition, Study.nct_id != exact.nct_id)
-    first = [exact] if exact is not None else []
     lead = len(first) if page.page == 1 else 0
-    rows = _walk(
+    walked = _walk(
         session,
         select(Study).where(condition),
         _split(true(), (Study.last_changed_at, Study.nct_id)),
@@ -515,17 +630,9 @@ def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]
         limit=page.per_page - lead,
         offset=max(0, page.offset - len(first)),
     )
-    studies = (first if page.page == 1 else []) + [study for _, (study,) in rows]
-    capped = False
-    if page.offset == 0 and len(rows) < page.per_page - lead:
-        total = len(studies)  # the whole result is on this page: nothing more to count
-    else:
-        matches = select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1).subquery()
-        counted = session.scalar(select(func.count()).select_from(matches)) or 0
-        capped = counted > SEARCH_COUNT_CAP
-        total = len(first) + min(counted, SEARCH_COUNT_CAP)
-    result = _page(page, total, [_study_summary(study, study.last_posted) for study in studies])
-    return dataclasses.replace(result, total_capped=capped)
+    studies = first[:lead] + [study for _, (study,) in walked]
+    result = _page(page, SEARCH_COUNT_CAP, [_study_summary(study, study.last_posted) for study in studies])
+    return dataclasses.replace(result, total_capped=True)
 
 
 def _event_record(row: ChangeEventRow) -> EventRecord:
@@ -550,8 +657,8 @@ def _event_record(row: ChangeEventRow) -> EventRecord:
     )
 
 
-TIMELINE_PER_PAGE = 20  # stored versions per page of a trial's timeline
-EVENTS_PER_VERSION = 100  # events shown under each version; the version's own page shows them all
+TIMELINE_PER_PAGE = 10  # stored versions per page of a trial's timeline
+EVENTS_PER_VERSION = 20  # events shown under each version; the version's own page shows them all
 EVENTS_PER_PAGE = 200  # events per page of one version
 OTHER_EVENTS_LIMIT = 200  # the newest events tied to no version
 
