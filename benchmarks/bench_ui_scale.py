@@ -14,6 +14,7 @@ it is VACUUM ANALYZEd after the bulk load, as autovacuum would do.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -121,6 +122,32 @@ def event_counts(rng: random.Random, trials: int, events: int) -> list[int]:
             counts[i] += add
             short -= add
     return heavy + counts
+
+
+def _copy_text(value: Any, column: Any) -> str:
+    """One value in COPY's text format: \\N for NULL, backslash escapes for the rest."""
+    from sqlalchemy import JSON
+
+    if value is None:
+        return "\\N"
+    if isinstance(column.type, JSON):
+        value = json.dumps(value)
+    elif isinstance(value, datetime):
+        value = value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_rows(session: Any, table: Any, batch: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY: several times faster than INSERT for a bulk load."""
+    columns = [column for column in table.columns if column.name in batch[0]]
+    buffer = io.StringIO()
+    for row in batch:
+        buffer.write("\t".join(_copy_text(row.get(c.name), c) for c in columns) + "\n")
+    buffer.seek(0)
+    names = ", ".join(column.name for column in columns)
+    cursor = session.connection().connection.cursor()
+    cursor.copy_expert(f"COPY {table.name} ({names}) FROM STDIN", buffer)
 
 
 def _bulk_load_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -296,13 +323,14 @@ def build_store(backend: Backend, trials: int, events: int, seed: int = 20261124
                         "open_key": f"{code}:{nct_id}",
                     }
                 )
-        session.execute(insert(Study), studies)
-        session.execute(insert(WatchlistTrial), members)
-        session.execute(insert(StudyVersion), versions)
-        if rows:
-            session.execute(insert(ChangeEventRow), rows)
-        if findings:
-            session.execute(insert(FindingRow), findings)
+        for model, batch in ((Study, studies), (WatchlistTrial, members), (StudyVersion, versions),
+                             (ChangeEventRow, rows), (FindingRow, findings)):  # fmt: skip
+            if not batch:
+                continue
+            if backend.kind == "postgres":
+                copy_rows(session, model.__table__, batch)
+            else:
+                session.execute(insert(model), batch)
         totals["versions"] += len(versions)
         totals["events"] += len(rows)
         totals["findings"] += len(findings)
