@@ -260,3 +260,51 @@ def test_migration_copies_the_posting_date_of_current_versions(tmp_path) -> None
     store.dispose()
     # The history date where there is one, else the record's own; nothing for a trial without versions.
     assert posted == {"NCT00000001": "2024-05-06", "NCT00000002": "2025-02-01", "NCT00000003": None}
+
+
+def _exercise_member_counts(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, insert, update
+    from trialwatch.store import read_models
+    from trialwatch.store.models import WatchlistTrial
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def counts() -> dict[str, int]:
+        with store.session() as session:
+            return {c.name: c.trials for c in read_models.watchlist_counts(session)}
+
+    rows = [
+        {
+            "watchlist": name,
+            "nct_id": f"NCT0000000{i}",
+            "via": "query",
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for name, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]
+    ]
+    with store.session() as session:
+        session.execute(insert(WatchlistTrial), rows)  # one statement, several rows
+    assert counts() == {"a": 3, "b": 1}
+    members = WatchlistTrial.__table__.c
+    with store.session() as session:
+        session.execute(update(WatchlistTrial).where(members.nct_id == "NCT00000002").values(left_at=now))
+        session.execute(delete(WatchlistTrial).where(members.watchlist == "b"))
+    # NCT00000002 left a's query (it no longer counts); b lost its only member and is not listed.
+    assert counts() == {"a": 2}
+    with store.session() as session:
+        session.execute(update(WatchlistTrial).where(members.nct_id == "NCT00000002").values(left_at=None))
+        session.add(
+            WatchlistTrial(watchlist="c", nct_id="NCT00000009", via="id", first_seen_at=now, last_seen_at=now)
+        )
+    assert counts() == {"a": 3, "c": 1}
+
+
+def test_member_counts_follow_every_write_on_sqlite(store: Store) -> None:
+    _exercise_member_counts(store)
+
+
+def test_member_counts_follow_every_write_on_postgres(pg_store: Store) -> None:
+    _exercise_member_counts(pg_store)

@@ -29,7 +29,6 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -186,16 +185,17 @@ class WatchlistTrial(Base):
     # Set when a trial found by query stops matching it (reported once as an identity event).
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        Index("ix_watchlist_trials_nct", "nct_id"),
-        # Counts of current members per watchlist, read from this small index alone.
-        Index(
-            "ix_watchlist_trials_current",
-            "watchlist",
-            sqlite_where=text("left_at IS NULL"),
-            postgresql_where=text("left_at IS NULL"),
-        ),
-    )
+    __table_args__ = (Index("ix_watchlist_trials_nct", "nct_id"),)
+
+
+class WatchlistMemberCount(Base):
+    """How many trials each watchlist watches now (left_at unset): kept by triggers on
+    watchlist_trials (migration 0011), so the UI reads a count without counting members."""
+
+    __tablename__ = "watchlist_member_counts"
+
+    watchlist: Mapped[str] = mapped_column(String(100), primary_key=True)
+    trials: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SyncRun(Base):

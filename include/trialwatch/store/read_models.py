@@ -30,6 +30,7 @@ from trialwatch.store.models import (
     Study,
     StudyVersion,
     SyncRun,
+    WatchlistMemberCount,
     WatchlistTrial,
 )
 
@@ -275,12 +276,11 @@ def _study_summary(study: Study, posted: str | None = None) -> StudySummary:
 def watchlist_counts(session: Session) -> list[WatchlistCount]:
     """Each watchlist with how many trials it watches now (trials that left a query are not counted).
 
-    Read from the partial index of current members alone (``ix_watchlist_trials_current``)."""
+    Read from the counts the database keeps (``watchlist_member_counts``), not by counting members."""
     rows = session.execute(
-        select(WatchlistTrial.watchlist, func.count())
-        .where(WatchlistTrial.left_at.is_(None))
-        .group_by(WatchlistTrial.watchlist)
-        .order_by(WatchlistTrial.watchlist)
+        select(WatchlistMemberCount.watchlist, WatchlistMemberCount.trials)
+        .where(WatchlistMemberCount.trials > 0)
+        .order_by(WatchlistMemberCount.watchlist)
     )
     return [WatchlistCount(name, count) for name, count in rows]
 

@@ -1,5 +1,5 @@
 """Trial Watch at registry scale: studies.last_posted, one index per overview sort, events by version,
-current members per watchlist, and a trigram index on titles where PostgreSQL has pg_trgm
+counts of current members kept per watchlist, and a trigram index on titles where PostgreSQL has pg_trgm
 
 ``last_posted`` is the registry's posting date of the current version, copied from it here once; the
 sync keeps it from then on. With it every overview sort is an index walk instead of a join and a sort
@@ -66,6 +66,92 @@ def _trigram_index() -> None:
     op.execute(f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON studies USING gin (title gin_trgm_ops)")
 
 
+# Each watchlist's current members (left_at unset), kept by the database on every write to
+# watchlist_trials, whoever writes: PostgreSQL once per statement, SQLite once per row.
+PG_COUNTS = [
+    """
+    CREATE FUNCTION trialwatch_member_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE watchlist_member_counts AS c SET trials = c.trials - d.n
+        FROM (SELECT watchlist, count(*) AS n FROM old_rows WHERE left_at IS NULL GROUP BY watchlist) AS d
+        WHERE c.watchlist = d.watchlist;
+      END IF;
+      IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO watchlist_member_counts (watchlist, trials)
+        SELECT watchlist, count(*) FROM new_rows WHERE left_at IS NULL GROUP BY watchlist
+        ON CONFLICT (watchlist) DO UPDATE SET trials = watchlist_member_counts.trials + EXCLUDED.trials;
+      END IF;
+      RETURN NULL;
+    END $$
+    """,
+    (
+        "CREATE TRIGGER trg_member_counts_insert AFTER INSERT ON watchlist_trials REFERENCING NEW TABLE AS new_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION trialwatch_member_counts()"
+    ),
+    (
+        "CREATE TRIGGER trg_member_counts_update AFTER UPDATE ON watchlist_trials"
+        " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION trialwatch_member_counts()"
+    ),
+    (
+        "CREATE TRIGGER trg_member_counts_delete AFTER DELETE ON watchlist_trials REFERENCING OLD TABLE AS old_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION trialwatch_member_counts()"
+    ),
+]
+SQLITE_COUNTS = [
+    """
+    CREATE TRIGGER trg_member_counts_insert AFTER INSERT ON watchlist_trials WHEN NEW.left_at IS NULL
+    BEGIN
+      INSERT INTO watchlist_member_counts (watchlist, trials) VALUES (NEW.watchlist, 1)
+      ON CONFLICT (watchlist) DO UPDATE SET trials = trials + 1;
+    END
+    """,
+    """
+    CREATE TRIGGER trg_member_counts_delete AFTER DELETE ON watchlist_trials WHEN OLD.left_at IS NULL
+    BEGIN
+      UPDATE watchlist_member_counts SET trials = trials - 1 WHERE watchlist = OLD.watchlist;
+    END
+    """,
+    """
+    CREATE TRIGGER trg_member_counts_update AFTER UPDATE OF watchlist, left_at ON watchlist_trials
+    BEGIN
+      UPDATE watchlist_member_counts SET trials = trials - 1
+      WHERE watchlist = OLD.watchlist AND OLD.left_at IS NULL;
+      INSERT INTO watchlist_member_counts (watchlist, trials) SELECT NEW.watchlist, 1 WHERE NEW.left_at IS NULL
+      ON CONFLICT (watchlist) DO UPDATE SET trials = trials + 1;
+    END
+    """,
+]
+DROP_COUNTS = {
+    "postgresql": [
+        *(
+            f"DROP TRIGGER IF EXISTS trg_member_counts_{op_} ON watchlist_trials"
+            for op_ in ("insert", "update", "delete")
+        ),
+        "DROP FUNCTION IF EXISTS trialwatch_member_counts()",
+    ],
+    "sqlite": [f"DROP TRIGGER IF EXISTS trg_member_counts_{op_}" for op_ in ("insert", "update", "delete")],
+}
+
+
+def _member_counts() -> None:
+    counts = op.create_table(
+        "watchlist_member_counts",
+        sa.Column("watchlist", sa.String(100), primary_key=True),
+        sa.Column("trials", sa.Integer, nullable=False),
+    )
+    members = sa.table("watchlist_trials", sa.column("watchlist", sa.String), sa.column("left_at"))
+    current = (
+        sa.select(members.c.watchlist, sa.func.count())
+        .where(members.c.left_at.is_(None))
+        .group_by(members.c.watchlist)
+    )
+    op.execute(counts.insert().from_select(["watchlist", "trials"], current))
+    for statement in PG_COUNTS if op.get_bind().dialect.name == "postgresql" else SQLITE_COUNTS:
+        op.execute(statement)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("studies") as batch_op:
         batch_op.add_column(sa.Column("last_posted", sa.String(10), nullable=True))
@@ -75,13 +161,7 @@ def upgrade() -> None:
     for name, columns in STUDY_INDEXES.items():
         op.create_index(name, "studies", columns)
     op.create_index("ix_change_events_version", "change_events", ["version_id", "id"])
-    op.create_index(
-        "ix_watchlist_trials_current",
-        "watchlist_trials",
-        ["watchlist"],
-        sqlite_where=sa.text("left_at IS NULL"),
-        postgresql_where=sa.text("left_at IS NULL"),
-    )
+    _member_counts()
     if op.get_bind().dialect.name == "postgresql":
         _trigram_index()
 
@@ -89,7 +169,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
-    op.drop_index("ix_watchlist_trials_current", table_name="watchlist_trials")
+    for statement in DROP_COUNTS[op.get_bind().dialect.name]:
+        op.execute(statement)
+    op.drop_table("watchlist_member_counts")
     op.drop_index("ix_change_events_version", table_name="change_events")
     for name in STUDY_INDEXES:
         op.drop_index(name, table_name="studies")
