@@ -430,15 +430,15 @@ def _key_values(keys: Sequence[Any], entities: dict[type, Any]) -> list[Any]:
     return [getattr(entities[key.class_], key.key) for key in keys]
 
 
-class _StudiesFirst(Join):
-    """A join that SQLite reads left table first (CROSS JOIN fixes its loop order): studies in the
-    order of a sort index, each with its members, instead of every member scanned and sorted."""
+class _LeftFirst(Join):
+    """A join that SQLite reads left table first (CROSS JOIN fixes its loop order): the table whose
+    index gives the sort order, each row with its partner, instead of scanning one and sorting."""
 
     inherit_cache = True
 
 
-@compiles(_StudiesFirst, "sqlite")
-def _studies_first(element: _StudiesFirst, compiler: Any, **kw: Any) -> str:
+@compiles(_LeftFirst, "sqlite")
+def _left_first(element: _LeftFirst, compiler: Any, **kw: Any) -> str:
     kw["asfrom"] = True
     left = compiler.process(element.left, **kw)
     right = compiler.process(element.right, **kw)
@@ -539,7 +539,10 @@ def overview(
     def walk(**kwargs: Any) -> list[tuple[int, WatchlistTrial, Study]]:
         if by_study:
             return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
-        pair = _StudiesFirst(Study.__table__, WatchlistTrial.__table__, Study.nct_id == WatchlistTrial.nct_id)
+        # The watchlist sort walks the members' primary key; every other sort a studies index.
+        tables = (WatchlistTrial.__table__, Study.__table__)
+        first, second = tables if sort == "watchlist" else tables[::-1]
+        pair = _LeftFirst(first, second, Study.nct_id == WatchlistTrial.nct_id)
         joined = select(WatchlistTrial, Study).select_from(pair).where(condition)
         return [
             (index, membership, study)
