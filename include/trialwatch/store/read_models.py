@@ -296,6 +296,9 @@ class _Segment:
 
     condition: Any
     keys: tuple[Any, ...]
+    # Keys that may be NULL are constant within the segment: order by them as the index does, with
+    # no NULLS FIRST/LAST (which PostgreSQL's index order would not match walking backwards).
+    constant_nulls: bool = False
 
 
 def _nullable(column: Any) -> bool:
@@ -328,15 +331,21 @@ def _segments(sort: str, descending: bool, *, by_study: bool = False) -> list[_S
     groups.append(Study.last_change_severity.is_(None))
     if not descending:
         groups.reverse()
-    return [segment for group in groups for segment in _split(group, keys[1:])]
+    # Every segment orders by all the keys of the severity index (those split on are constant in
+    # it, so the order is the same): the ORDER BY then matches the index in both directions.
+    return [
+        _Segment(segment.condition, tuple(keys), constant_nulls=True)
+        for group in groups
+        for segment in _split(group, keys[1:])
+    ]
 
 
-def _order(keys: Sequence[Any], descending: bool, forward: bool) -> list[Any]:
+def _order(keys: Sequence[Any], descending: bool, forward: bool, nulls: bool = True) -> list[Any]:
     down = descending == forward
     terms = []
     for position, key in enumerate(keys):
         term = key.desc() if down else key.asc()
-        if position and _nullable(key):
+        if nulls and position and _nullable(key):
             term = term.nulls_last() if forward else term.nulls_first()
         terms.append(term)
     return terms
@@ -360,6 +369,8 @@ def _past(
         equal.append(key.is_(None) if value is None else key == value)
     if inclusive:
         clauses.append(and_(*equal))
+    if values[0] is None:  # a segment of NULLs in its leading key (the trials without a severity)
+        return or_(*clauses)
     # The leading key alone bounds the index range the walk starts from.
     lead = keys[0] <= values[0] if down else keys[0] >= values[0]
     return and_(lead, or_(*clauses))
@@ -411,7 +422,7 @@ def _walk(
         if start is not None and index == start[0]:
             selected = selected.where(_past(segment.keys, start[1], descending, forward, inclusive=inclusive))
         found = session.execute(
-            selected.order_by(*_order(segment.keys, descending, forward))
+            selected.order_by(*_order(segment.keys, descending, forward, not segment.constant_nulls))
             .limit(limit - len(rows))
             .offset(offset)
         ).all()
