@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_changed.py
 	$(BIN)/python benchmarks/bench_ui_overview.py
+	$(BIN)/python benchmarks/bench_ui_scale.py --backends sqlite,postgres --pg-url $(TEST_PG_URL)
 	$(BIN)/python benchmarks/bench_digest.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_airflow.py

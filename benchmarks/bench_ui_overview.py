@@ -29,7 +29,7 @@ def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
     from trialwatch.events import CATEGORIES, SEVERITIES
     from trialwatch.store import Store
     from trialwatch.store.codec import encode_record
-    from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, WatchlistTrial
+    from trialwatch.store.models import ChangeEventRow, Study, StudyVersion, WatchlistTrial, event_key
 
     rng = random.Random(20261124)
     store = Store(url)
@@ -56,7 +56,7 @@ def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
                     "record": encode_record({"protocolSection": {"identificationModule": {"nctId": nct_id}}}),
                 }
             )
-            for _ in range(rng.choice((2, 2, 3, 3)) if number > 1 else 0):
+            for occurrence in range(rng.choice((2, 2, 3, 3)) if number > 1 else 0):
                 events.append(
                     {
                         "nct_id": nct_id,
@@ -72,6 +72,15 @@ def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
                         "new_version": number,
                         "detected_at": changed,
                         "backfill": False,
+                        # Set here: the column's default counts stored events, and an executemany
+                        # stores none before it has computed them all (every key would collide).
+                        "event_key": event_key(
+                            nct_id,
+                            version_id,
+                            "protocolSection.statusModule.overallStatus",
+                            "Overall status",
+                            occurrence,
+                        ),
                     }
                 )
         studies.append(

@@ -702,11 +702,11 @@ def overall_status(study: dict[str, Any]) -> str | None:
 
 
 def last_update_posted(study: dict[str, Any]) -> str | None:
-    """The yyyy-mm-dd the registry posted this version of the record, if the record says."""
+    """The date (yyyy-mm-dd, or yyyy-mm) the registry posted this version of the record, if it says."""
     status = (study.get("protocolSection") or {}).get("statusModule") or {}
     struct = status.get("lastUpdatePostDateStruct") if isinstance(status, dict) else None
     value = struct.get("date") if isinstance(struct, dict) else None
-    return value if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+    return value if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value) else None
 
 
 def enrollment(study: dict[str, Any]) -> tuple[int | None, str | None]:

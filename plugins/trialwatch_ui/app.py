@@ -82,6 +82,10 @@ FINDING_QUERY = Query(
     pattern=f"^({'|'.join(('any', *FINDING_CODES))})$", description="finding code, or 'any' open finding"
 )
 FindingFilter = Annotated[str | None, FINDING_QUERY]
+# A page cursor from a previous page's Next/Previous link ("last": the last page).
+CURSOR_QUERY = Query(max_length=2000, pattern=r"^[A-Za-z0-9_-]*$", description="page cursor")
+Cursor = Annotated[str | None, CURSOR_QUERY]
+TimelineVersion = Annotated[int | None, Query(ge=1, le=MAX_ID, description="one stored version's events")]
 
 
 class StoreUnavailable(RuntimeError):
@@ -303,18 +307,29 @@ def create_app(store: Store | None = None) -> FastAPI:
         return read(queries.health, queries.PageRequest(1, 1))["total"] > 0
 
     def overview_data(
-        page: int, per_page: int, sort: str, order: str, watchlist: str | None, finding: str | None = None
+        page: int,
+        per_page: int,
+        sort: str,
+        order: str,
+        watchlist: str | None,
+        finding: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> dict[str, Any]:
         with holder.session() as session:
-            data = queries.overview(
-                session,
-                queries.PageRequest(page, per_page),
-                sort=sort,
-                descending=order == "desc",
-                watchlist=watchlist or None,
-                finding=finding or None,
-            )
-            data["watchlists"] = queries.watchlist_counts(session)
+            try:
+                data = queries.overview(
+                    session,
+                    queries.PageRequest(page, per_page),
+                    sort=sort,
+                    descending=order == "desc",
+                    watchlist=watchlist or None,
+                    finding=finding or None,
+                    after=after or None,
+                    before=before or None,
+                )
+            except queries.BadCursor as bad:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(bad)) from bad
         if watchlist and watchlist not in {known["name"] for known in data["watchlists"]}:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
@@ -336,15 +351,19 @@ def create_app(store: Store | None = None) -> FastAPI:
         order: Order = "desc",
         watchlist: WatchlistName = None,
         finding: FindingFilter = None,
+        after: Cursor = None,
+        before: Cursor = None,
     ) -> dict[str, Any]:
         """Watched trials, one row per (watchlist, trial), sorted and paginated; ``finding`` keeps the
-        trials with an open finding of that code (or of any code)."""
-        return overview_data(page, per_page, sort, order, watchlist, finding)
+        trials with an open finding of that code (or of any code). ``after``/``before`` take a page's
+        ``next_cursor``/``prev_cursor`` (``before=last``: the last page), as cheap at any depth."""
+        return overview_data(page, per_page, sort, order, watchlist, finding, after, before)
 
     @api.get("/trials/{nct_id}", name="api_trial")
-    def api_trial(nct_id: NctId) -> dict[str, Any]:
-        """A trial's current state and its timeline of versions and change events."""
-        return read(queries.trial, nct_id)
+    def api_trial(nct_id: NctId, page: int = PageNumber, version: TimelineVersion = None) -> dict[str, Any]:
+        """A trial's current state and a page of its timeline of versions and change events; with
+        ``version``, that version's events, a page at a time."""
+        return within_pages(read(queries.trial, nct_id, page, version))
 
     @api.get("/search", name="api_search")
     def api_search(q: SearchText = "", page: int = PageNumber, per_page: int = PerPage) -> dict[str, Any]:
@@ -398,8 +417,10 @@ def create_app(store: Store | None = None) -> FastAPI:
         order: Order = "desc",
         watchlist: WatchlistName = None,
         finding: FindingFilter = None,
+        after: Cursor = None,
+        before: Cursor = None,
     ) -> HTMLResponse:
-        data = overview_data(page, per_page, sort, order, watchlist, finding)
+        data = overview_data(page, per_page, sort, order, watchlist, finding, after, before)
         if data["total"] == 0 and not watchlist and not finding and not synced_yet():
             # A migrated but empty store: say what to do next, as for one without a schema.
             return render(request, "empty.html", message=NO_SYNC_YET)
@@ -434,8 +455,10 @@ def create_app(store: Store | None = None) -> FastAPI:
         )
 
     @pages.get("/trials/{nct_id}", name="trial", response_class=HTMLResponse)
-    def trial_page(request: Request, nct_id: NctId) -> HTMLResponse:
-        trial = read(queries.trial, nct_id)
+    def trial_page(
+        request: Request, nct_id: NctId, page: int = PageNumber, version: TimelineVersion = None
+    ) -> HTMLResponse:
+        trial = within_pages(read(queries.trial, nct_id, page, version))
         with holder.session() as session:
             points = queries.version_points(session, [trial["nct_id"]])[trial["nct_id"]]
         return render(

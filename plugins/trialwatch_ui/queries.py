@@ -19,8 +19,10 @@ from trialwatch.store import findings as stored_findings
 from trialwatch.store import read_models as rm
 from trialwatch.store.read_models import (
     DEFAULT_PER_PAGE,
+    LAST,
     MAX_PER_PAGE,
     OVERVIEW_SORTS,
+    BadCursor,
     NotFound,
     Page,
     PageRequest,
@@ -28,8 +30,10 @@ from trialwatch.store.read_models import (
 
 __all__ = [
     "DEFAULT_PER_PAGE",
+    "LAST",
     "MAX_PER_PAGE",
     "OVERVIEW_SORTS",
+    "BadCursor",
     "NotFound",
     "PageRequest",
     "digest",
@@ -58,8 +62,16 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _page_info(page: Page[Any]) -> dict[str, int]:
-    return {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
+def _page_info(page: Page[Any]) -> dict[str, Any]:
+    return {
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+        "pages": page.pages,
+        "total_capped": page.total_capped,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+    }
 
 
 def watchlist_counts(session: Session) -> list[dict[str, Any]]:
@@ -74,9 +86,21 @@ def overview(
     descending: bool = True,
     watchlist: str | None = None,
     finding: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
 ) -> dict[str, Any]:
+    """One overview page, with the watchlists and their counts (read once for both)."""
+    watched = rm.watchlist_counts(session)
     result = rm.overview(
-        session, page, sort=sort, descending=descending, watchlist=watchlist, finding=finding
+        session,
+        page,
+        sort=sort,
+        descending=descending,
+        watchlist=watchlist,
+        finding=finding,
+        after=after,
+        before=before,
+        counts=watched,
     )
     counts = stored_findings.open_finding_counts(session, {row.study.nct_id for row in result.items})
     return {
@@ -93,6 +117,7 @@ def overview(
         "order": "desc" if descending else "asc",
         "watchlist": watchlist,
         "finding": finding,
+        "watchlists": [plain(count) for count in watched],
         **_page_info(result),
     }
 
@@ -102,8 +127,8 @@ def search(session: Session, text: str, page: PageRequest) -> dict[str, Any]:
     return {"items": plain(result.items), "q": text.strip(), **_page_info(result)}
 
 
-def trial(session: Session, nct_id: str) -> dict[str, Any]:
-    detail = rm.trial(session, nct_id)
+def trial(session: Session, nct_id: str, page: int = 1, version: int | None = None) -> dict[str, Any]:
+    detail = rm.trial(session, nct_id, page=page, version=version)
     data = plain(detail)
     study = data.pop("study")
     findings = [

@@ -198,3 +198,113 @@ def test_a_trial_never_stored_cannot_be_marked_gone(store: Store) -> None:
         assert repo.ever_stored(session, "NCT00000009") is False
         with pytest.raises(LookupError, match="NCT00000009 was never stored"):
             repo.mark_gone(session, "NCT00000009")
+
+
+def test_last_posted_follows_the_current_version(store: Store) -> None:
+    """The overview's sort key: the current version's history date, else the record's own date."""
+    record_date = STUDY["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
+    with store.session() as session:
+        repo.store_versions(session, NCT, [_version(STUDY, version=3)], data_timestamp=None)
+        assert session.get(Study, NCT).last_posted == record_date  # type: ignore[union-attr]
+    dated = repo.NewVersion(
+        study=_suspended(),
+        content_hash=records.content_hash(_suspended()),
+        events=[],
+        registry_version=4,
+        registry_version_date="2026-10-30",
+    )
+    with store.session() as session:
+        repo.store_versions(session, NCT, [dated], data_timestamp=None)
+        assert session.get(Study, NCT).last_posted == "2026-10-30"  # type: ignore[union-attr]
+
+
+def test_migration_copies_the_posting_date_of_current_versions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0011 fills studies.last_posted for stores written before it, from each current version."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import JSON, Integer, String, column, insert, table
+    from trialwatch.store.db import MIGRATIONS_DIR
+
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    studies = table("studies", column("nct_id", String), column("title", String), column("first_seen_at"),
+                    column("current_version_id", Integer))  # fmt: skip
+    versions = table("study_versions", column("id", Integer), column("nct_id", String), column("content_hash", String),
+                     column("registry_version_date", String), column("fetched_at"), column("source", String),
+                     column("raw_json", JSON), column("version_key", String))  # fmt: skip
+    with store.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+        for n, (nct_id, history_date) in enumerate([("NCT00000001", "2024-05-06"), ("NCT00000002", None)], 1):
+            connection.execute(insert(studies).values(nct_id=nct_id, title="t", first_seen_at=now))
+            record = {
+                "protocolSection": {"statusModule": {"lastUpdatePostDateStruct": {"date": f"2025-0{n}-01"}}}
+            }
+            connection.execute(insert(versions).values(id=n, nct_id=nct_id, content_hash="0" * 64, fetched_at=now,
+                                                       registry_version_date=history_date, source="current",
+                                                       raw_json=record, version_key="v1"))  # fmt: skip
+            connection.execute(
+                studies.update().where(studies.c.nct_id == nct_id).values(current_version_id=n)
+            )
+        connection.execute(
+            insert(studies).values(nct_id="NCT00000003", title="never fetched", first_seen_at=now)
+        )
+        connection.commit()
+    store.upgrade()
+    with store.session() as session:
+        posted = dict(session.execute(select(Study.nct_id, Study.last_posted)).all())
+    store.dispose()
+    # The history date where there is one, else the record's own; nothing for a trial without versions.
+    assert posted == {"NCT00000001": "2024-05-06", "NCT00000002": "2025-02-01", "NCT00000003": None}
+
+
+def _exercise_member_counts(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, insert, update
+    from trialwatch.store import read_models
+    from trialwatch.store.models import WatchlistTrial
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def counts() -> dict[str, int]:
+        with store.session() as session:
+            return {c.name: c.trials for c in read_models.watchlist_counts(session)}
+
+    rows = [
+        {
+            "watchlist": name,
+            "nct_id": f"NCT0000000{i}",
+            "via": "query",
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for name, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]
+    ]
+    with store.session() as session:
+        session.execute(insert(WatchlistTrial), rows)  # one statement, several rows
+    assert counts() == {"a": 3, "b": 1}
+    members = WatchlistTrial.__table__.c
+    with store.session() as session:
+        session.execute(update(WatchlistTrial).where(members.nct_id == "NCT00000002").values(left_at=now))
+        session.execute(delete(WatchlistTrial).where(members.watchlist == "b"))
+    # NCT00000002 left a's query (it no longer counts); b lost its only member and is not listed.
+    assert counts() == {"a": 2}
+    with store.session() as session:
+        session.execute(update(WatchlistTrial).where(members.nct_id == "NCT00000002").values(left_at=None))
+        session.add(
+            WatchlistTrial(watchlist="c", nct_id="NCT00000009", via="id", first_seen_at=now, last_seen_at=now)
+        )
+    assert counts() == {"a": 3, "c": 1}
+
+
+def test_member_counts_follow_every_write_on_sqlite(store: Store) -> None:
+    _exercise_member_counts(store)
+
+
+def test_member_counts_follow_every_write_on_postgres(pg_store: Store) -> None:
+    _exercise_member_counts(pg_store)

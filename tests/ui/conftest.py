@@ -100,6 +100,8 @@ def fill_store(store) -> None:  # type: ignore[no-untyped-def]
                 enrollment_count=42,
                 enrollment_type="ACTUAL",
                 registry_version=3,
+                # What the sync keeps with the current version: version 3's posting date below.
+                last_posted="2024-03-15",
                 first_seen_at=NOW - timedelta(days=2),
                 last_fetched_at=NOW,
                 last_changed_at=NOW - timedelta(minutes=5),

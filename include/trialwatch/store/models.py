@@ -100,14 +100,25 @@ class Study(Base):
     registry_version: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_change_severity: Mapped[str | None] = mapped_column(String(10))
+    # The registry's posting date of the current version (its history entry's, else the record's own):
+    # what the overview sorts by, so it is a column with an index rather than read from the version.
+    last_posted: Mapped[str | None] = mapped_column(String(10))
     # Set when the registry answers 404 for the record; cleared if it comes back.
     gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when the id turned out to be an alias (301) of another record.
     alias_of: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_studies_title", "title"),)
+    # One index per overview sort, each ending in the tie-breaker, so any page is an index walk.
+    __table_args__ = (
+        Index("ix_studies_title_nct", "title", "nct_id"),
+        Index("ix_studies_last_posted_nct", "last_posted", "last_changed_at", "nct_id"),
+        Index("ix_studies_last_changed_nct", "last_changed_at", "nct_id"),
+        Index("ix_studies_status_nct", "overall_status", "nct_id"),
+        Index("ix_studies_enrollment_nct", "enrollment_count", "nct_id"),
+        Index("ix_studies_severity_nct", "last_change_severity", "last_changed_at", "nct_id"),
+    )
 
 
 class StudyVersion(Base):
@@ -195,7 +206,11 @@ class ChangeEventRow(Base):
     # even when two syncs race (see ``repository.event_key``).
     event_key: Mapped[str] = mapped_column(String(64), default=_default_event_key)
 
-    __table_args__ = (Index("uq_change_events_key", "nct_id", "event_key", unique=True),)
+    __table_args__ = (
+        Index("uq_change_events_key", "nct_id", "event_key", unique=True),
+        # A trial page reads one page of versions, then a bounded number of events of each.
+        Index("ix_change_events_version", "version_id", "id"),
+    )
 
 
 class WatchlistTrial(Base):
@@ -211,6 +226,16 @@ class WatchlistTrial(Base):
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_watchlist_trials_nct", "nct_id"),)
+
+
+class WatchlistMemberCount(Base):
+    """How many trials each watchlist watches now (left_at unset): kept by triggers on
+    watchlist_trials (migration 0011), so the UI reads a count without counting members."""
+
+    __tablename__ = "watchlist_member_counts"
+
+    watchlist: Mapped[str] = mapped_column(String(100), primary_key=True)
+    trials: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SyncRun(Base):

@@ -1,20 +1,24 @@
 """Read-only queries behind the Trial Watch pages and API, returning typed records.
 
-Every list is paginated in SQL (LIMIT/OFFSET over an indexed ORDER BY) so a page costs the same
-with ten trials or the whole registry. The registry record's fields come from ``trialwatch.records``;
+Every list is paginated in SQL over an indexed ORDER BY; the overview also by cursor (keyset), so a
+page costs the same with ten trials or the whole registry, however deep. The registry record's fields come from ``trialwatch.records``;
 turning these records into JSON or HTML is the UI's business.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, case, func, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Join
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
@@ -23,9 +27,11 @@ from trialwatch.store.findings import has_open_finding
 from trialwatch.store.models import (
     ChangeEventRow,
     DigestOutbox,
+    FindingRow,
     Study,
     StudyVersion,
     SyncRun,
+    WatchlistMemberCount,
     WatchlistTrial,
     version_order,
 )
@@ -33,28 +39,26 @@ from trialwatch.store.models import (
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
 
-_SEVERITY_ORDER = case(SEVERITY_RANK, value=Study.last_change_severity, else_=0)
-
 
 def _posted(version: Any) -> Any:
     """The registry's posting date of a stored version: from its history entry, else from the record."""
     return func.coalesce(version.registry_version_date, version.posted)
 
 
-# A trial's current version, whose posting date is when the registry published its last change.
-_CURRENT = aliased(StudyVersion, name="current_version")
-_CURRENT_POSTED = _posted(_CURRENT)
-
-# Sort keys a client may ask for, each with a unique tie-breaker so pages never overlap.
-# "last_change" is the registry's date; "detected" is when a sync of ours noticed it.
+# Sort keys a client may ask for, each ending in the unique (trial, watchlist) tie-breaker, so pages
+# never overlap and a cursor names one row. "last_change" is the registry's date; "detected" is when a
+# sync of ours noticed it. Trials without a value sort last either way.
+# The trial's id is the study's: its indexes end in it (watchlist_trials.nct_id is equal, but no index
+# on studies is known to be ordered by it).
+_TIE = (Study.nct_id, WatchlistTrial.watchlist)
 OVERVIEW_SORTS: dict[str, Sequence[Any]] = {
-    "last_change": (_CURRENT_POSTED, Study.last_changed_at, WatchlistTrial.nct_id),
-    "detected": (Study.last_changed_at, WatchlistTrial.nct_id),
-    "nct_id": (WatchlistTrial.nct_id,),
-    "title": (Study.title, WatchlistTrial.nct_id),
-    "status": (Study.overall_status, WatchlistTrial.nct_id),
-    "enrollment": (Study.enrollment_count, WatchlistTrial.nct_id),
-    "severity": (_SEVERITY_ORDER, Study.last_changed_at, WatchlistTrial.nct_id),
+    "last_change": (Study.last_posted, Study.last_changed_at, *_TIE),
+    "detected": (Study.last_changed_at, *_TIE),
+    "nct_id": _TIE,
+    "title": (Study.title, *_TIE),
+    "status": (Study.overall_status, *_TIE),
+    "enrollment": (Study.enrollment_count, *_TIE),
+    "severity": (Study.last_change_severity, Study.last_changed_at, *_TIE),
     "watchlist": (WatchlistTrial.watchlist, WatchlistTrial.nct_id),
 }
 
@@ -92,6 +96,10 @@ class Page(Generic[T]):
     per_page: int
     total: int
     pages: int
+    # Cursors of the neighbouring pages (None at either end), and whether ``total`` is a lower bound.
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    total_capped: bool = False
 
 
 def _page(request: PageRequest, total: int, items: list[T]) -> Page[T]:
@@ -163,8 +171,9 @@ class TimelineVersion:
     source: str | None
     content_hash: str
     current: bool
-    events: list[EventRecord]
+    events: list[EventRecord]  # the most severe first; at most a page of them
     compare_url: str | None
+    event_total: int = 0  # all events of this version, shown or not
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,11 @@ class TrialDetail:
     timeline: list[TimelineVersion]
     other_events: list[EventRecord]  # not tied to a stored version (a trial leaving a query)
     event_count: int
+    version_count: int = 0
+    # The timeline is paged: versions, or with ``version`` that version's events.
+    page: int = 1
+    pages: int = 1
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -243,13 +257,6 @@ class PipelineHealth:
     totals: StoreTotals
 
 
-def _ordered(columns: Sequence[Any], descending: bool) -> list[Any]:
-    # NULLs last either way: a trial that never changed sorts after those that did. The last
-    # column is the unique tie-breaker, always ascending.
-    *keys, tie = columns
-    return [(column.desc() if descending else column.asc()).nulls_last() for column in keys] + [tie.asc()]
-
-
 def _study_summary(study: Study, posted: str | None = None) -> StudySummary:
     return StudySummary(
         nct_id=study.nct_id,
@@ -266,14 +273,233 @@ def _study_summary(study: Study, posted: str | None = None) -> StudySummary:
 
 
 def watchlist_counts(session: Session) -> list[WatchlistCount]:
-    """Each watchlist with how many trials it watches now (trials that left a query are not counted)."""
+    """Each watchlist with how many trials it watches now (trials that left a query are not counted).
+
+    Read from the counts the database keeps (``watchlist_member_counts``), not by counting members."""
     rows = session.execute(
-        select(WatchlistTrial.watchlist, func.count())
-        .where(WatchlistTrial.left_at.is_(None))
-        .group_by(WatchlistTrial.watchlist)
-        .order_by(WatchlistTrial.watchlist)
+        select(WatchlistMemberCount.watchlist, WatchlistMemberCount.trials)
+        .where(WatchlistMemberCount.trials > 0)
+        .order_by(WatchlistMemberCount.watchlist)
     )
     return [WatchlistCount(name, count) for name, count in rows]
+
+
+class BadCursor(ValueError):
+    """A page cursor that is malformed or belongs to another sort."""
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Rows matching ``condition``, ordered by ``keys``; the first key has no NULL among them, so an
+    index on the keys walks the segment in either direction on SQLite and PostgreSQL alike."""
+
+    condition: Any
+    keys: tuple[Any, ...]
+    # Keys that may be NULL are constant within the segment: order by them as the index does, with
+    # no NULLS FIRST/LAST (which PostgreSQL's index order would not match walking backwards).
+    constant_nulls: bool = False
+
+
+def _nullable(column: Any) -> bool:
+    return bool(column.expression.nullable)
+
+
+def _split(condition: Any, keys: Sequence[Any]) -> list[_Segment]:
+    # NULLs sort last in both directions, which no single index gives on both databases: rows with
+    # the leading key set come first, then those without it, ordered by the remaining keys.
+    first, *rest = keys
+    if not _nullable(first):
+        return [_Segment(condition, tuple(keys))]
+    return [
+        _Segment(and_(condition, first.is_not(None)), tuple(keys)),
+        *_split(and_(condition, first.is_(None)), rest),
+    ]
+
+
+def _segments(sort: str, descending: bool, *, by_study: bool = False) -> list[_Segment]:
+    """The sort's segments; ``by_study``: without the watchlist tie-breaker, to walk studies alone."""
+    keys = tuple(OVERVIEW_SORTS[sort])
+    if by_study:
+        keys = keys[:-1]
+    if sort != "severity":
+        return _split(true(), keys)
+    # By rank, not by name: one segment per severity, the trials that never changed last (first
+    # ascending, as rank 0). The store holds no other severities (events are validated).
+    ranked = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
+    groups = [Study.last_change_severity == name for name in ranked]
+    groups.append(Study.last_change_severity.is_(None))
+    if not descending:
+        groups.reverse()
+    # Every segment orders by all the keys of the severity index (those split on are constant in
+    # it, so the order is the same): the ORDER BY then matches the index in both directions.
+    return [
+        _Segment(segment.condition, tuple(keys), constant_nulls=True)
+        for group in groups
+        for segment in _split(group, keys[1:])
+    ]
+
+
+def _order(keys: Sequence[Any], descending: bool, forward: bool, nulls: bool = True) -> list[Any]:
+    down = descending == forward
+    terms = []
+    for position, key in enumerate(keys):
+        term = key.desc() if down else key.asc()
+        if nulls and position and _nullable(key):
+            term = term.nulls_last() if forward else term.nulls_first()
+        terms.append(term)
+    return terms
+
+
+def _past(
+    keys: Sequence[Any], values: Sequence[Any], descending: bool, forward: bool, *, inclusive: bool = False
+) -> Any:
+    """Rows strictly after ``values`` in the walk (NULLs last forward, hence first walking back);
+    ``inclusive``: the row at ``values`` too."""
+    down = descending == forward
+    clauses, equal = [], []
+    for position, (key, value) in enumerate(zip(keys, values, strict=True)):
+        if value is None:
+            beyond = false() if forward else key.is_not(None)
+        else:
+            beyond = key < value if down else key > value
+            if forward and position and _nullable(key):
+                beyond = or_(beyond, key.is_(None))
+        clauses.append(and_(*equal, beyond))
+        equal.append(key.is_(None) if value is None else key == value)
+    if inclusive:
+        clauses.append(and_(*equal))
+    if values[0] is None:  # a segment of NULLs in its leading key (the trials without a severity)
+        return or_(*clauses)
+    # The leading key alone bounds the index range the walk starts from.
+    lead = keys[0] <= values[0] if down else keys[0] >= values[0]
+    return and_(lead, or_(*clauses))
+
+
+def _encode(sort: str, descending: bool, segment: int, values: Sequence[Any]) -> str:
+    plain = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in values]
+    data = json.dumps([sort, descending, segment, plain], separators=(",", ":"))
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str, descending: bool, segments: int) -> tuple[int, list[Any]]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        cursor_sort, cursor_descending, segment, plain = data
+        values = [datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in plain]
+    except (ValueError, TypeError, KeyError) as error:
+        raise BadCursor(f"not a page cursor: {cursor[:40]!r}") from error
+    if (cursor_sort, cursor_descending) != (sort, descending) or not 0 <= segment < segments:
+        raise BadCursor("this page cursor belongs to another sort order; start from the first page")
+    return segment, values
+
+
+LAST = "last"  # the cursor of the end of a list: ``before=LAST`` is its last page
+
+
+def _walk(
+    session: Session,
+    query: Select[Any],
+    segments: list[_Segment],
+    *,
+    descending: bool,
+    limit: int,
+    offset: int = 0,
+    start: tuple[int, list[Any]] | None = None,
+    forward: bool = True,
+    inclusive: bool = False,
+) -> list[tuple[int, Any]]:
+    """Up to ``limit`` rows in sort order (reverse order walking back), after ``start`` (or from it,
+    ``inclusive``) or after ``offset`` rows, each with the index of its segment. Each segment is one
+    indexed query."""
+    order = list(range(len(segments))) if forward else list(range(len(segments) - 1, -1, -1))
+    if start is not None:
+        order = order[order.index(start[0]) :]
+    rows: list[tuple[int, Any]] = []
+    for index in order:
+        segment = segments[index]
+        selected = query.where(segment.condition)
+        if start is not None and index == start[0]:
+            selected = selected.where(_past(segment.keys, start[1], descending, forward, inclusive=inclusive))
+        found = session.execute(
+            selected.order_by(*_order(segment.keys, descending, forward, not segment.constant_nulls))
+            .limit(limit - len(rows))
+            .offset(offset)
+        ).all()
+        if offset and not found:
+            # Only a page number deep enough to skip a whole segment pays for counting it.
+            offset -= session.scalar(select(func.count()).select_from(selected.subquery())) or 0
+            continue
+        offset = 0
+        rows += [(index, row) for row in found]
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _key_values(keys: Sequence[Any], entities: dict[type, Any]) -> list[Any]:
+    return [getattr(entities[key.class_], key.key) for key in keys]
+
+
+class _LeftFirst(Join):
+    """A join that SQLite reads left table first (CROSS JOIN fixes its loop order): the table whose
+    index gives the sort order, each row with its partner, instead of scanning one and sorting."""
+
+    inherit_cache = True
+
+
+@compiles(_LeftFirst, "sqlite")
+def _left_first(element: _LeftFirst, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    kw.pop("asfrom")
+    return f"{left} CROSS JOIN {right} ON {compiler.process(element.onclause, **kw)}"
+
+
+def _by_study(
+    session: Session,
+    segments: list[_Segment],
+    study_filter: Any,
+    member: Any,
+    *,
+    descending: bool,
+    limit: int,
+    offset: int,
+    start: tuple[int, list[Any]] | None,
+    forward: bool,
+) -> list[tuple[int, WatchlistTrial, Study]]:
+    """Rows walked through the studies' sort index, then expanded to their memberships.
+
+    A query over studies alone (membership as EXISTS) lets both planners walk the index; joined to
+    watchlist_trials, SQLite without statistics scans the members and sorts them all instead. A
+    cursor names (study keys, watchlist): the walk starts at its study and skips its memberships
+    up to that watchlist."""
+    down = descending == forward
+    studies = _walk(
+        session,
+        select(Study).where(study_filter),
+        segments,
+        descending=descending,
+        limit=limit + 1,  # the cursor's study may give no row
+        offset=offset,
+        start=(start[0], start[1][:-1]) if start else None,
+        forward=forward,
+        inclusive=True,
+    )
+    ids = [study.nct_id for _, (study,) in studies]
+    members: dict[str, list[WatchlistTrial]] = {}
+    if ids:
+        for row in session.scalars(select(WatchlistTrial).where(WatchlistTrial.nct_id.in_(ids), member)):
+            members.setdefault(row.nct_id, []).append(row)
+    rows = []
+    for index, (study,) in studies:
+        for membership in sorted(members.get(study.nct_id, []), key=lambda m: m.watchlist, reverse=down):
+            if start is not None and study.nct_id == start[1][-2]:
+                mark = start[1][-1]
+                if (membership.watchlist <= mark) if not down else (membership.watchlist >= mark):
+                    continue
+            rows.append((index, membership, study))
+    return rows[:limit]
 
 
 def overview(
@@ -284,56 +510,142 @@ def overview(
     descending: bool = True,
     watchlist: str | None = None,
     finding: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    counts: list[WatchlistCount] | None = None,
 ) -> Page[OverviewRow]:
     """One page of (watchlist, trial) rows with each trial's current state and last change; with
-    ``finding``, only trials with an open finding of that code ("any": of any code)."""
+    ``finding``, only trials with an open finding of that code ("any": of any code).
+
+    ``after``/``before`` are cursors from a previous page (``before=LAST``: the last page); without
+    them ``page`` counts from the start, which costs more the deeper it goes. ``counts``: this
+    session's ``watchlist_counts``, if the caller has read them already."""
     if sort not in OVERVIEW_SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {sorted(OVERVIEW_SORTS)}")
-    condition = WatchlistTrial.left_at.is_(None)
+    member = WatchlistTrial.left_at.is_(None)
     if watchlist:
-        condition = and_(condition, WatchlistTrial.watchlist == watchlist)
+        member = and_(member, WatchlistTrial.watchlist == watchlist)
+    condition = member
+    study_filter = exists().where(WatchlistTrial.nct_id == Study.nct_id, member)
     if finding:
         code = None if finding == "any" else finding
         condition = and_(condition, has_open_finding(WatchlistTrial.nct_id, code))
-    total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(condition)) or 0
-    query: Select[Any] = (
-        select(WatchlistTrial.watchlist, WatchlistTrial.via, Study, _CURRENT_POSTED)
-        .join(Study, Study.nct_id == WatchlistTrial.nct_id)
-        .outerjoin(_CURRENT, _CURRENT.id == Study.current_version_id)
-        .where(condition)
-        .order_by(*_ordered(OVERVIEW_SORTS[sort], descending))
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
+        study_filter = and_(study_filter, has_open_finding(Study.nct_id, code))
+        # Counted from the open findings (few) rather than probing every member for one.
+        flagged = select(FindingRow.nct_id).where(FindingRow.open_key.is_not(None))
+        if code is not None:
+            flagged = flagged.where(FindingRow.code == code)
+        counted = and_(member, WatchlistTrial.nct_id.in_(flagged))
+        total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(counted)) or 0
+    else:
+        counts = watchlist_counts(session) if counts is None else counts
+        total = sum(c.trials for c in counts if watchlist is None or c.name == watchlist)
+    segments = _segments(sort, descending)
+    # Walk the studies, except for the watchlist sort (the members' primary key is its index) and
+    # for a page number past the first over several watchlists (a trial there may be several rows).
+    by_study = sort != "watchlist" and (after or before or page.page == 1 or watchlist)
+    study_segments = _segments(sort, descending, by_study=True)
+
+    def walk(**kwargs: Any) -> list[tuple[int, WatchlistTrial, Study]]:
+        if by_study:
+            return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
+        # The watchlist sort walks the members' primary key; every other sort a studies index.
+        tables = (WatchlistTrial.__table__, Study.__table__)
+        first, second = tables if sort == "watchlist" else tables[::-1]
+        pair = _LeftFirst(first, second, Study.nct_id == WatchlistTrial.nct_id)
+        joined = select(WatchlistTrial, Study).select_from(pair).where(condition)
+        return [
+            (index, membership, study)
+            for index, (membership, study) in _walk(
+                session, joined, segments, descending=descending, **kwargs
+            )
+        ]
+
+    limit = page.per_page + 1
+    if before:
+        start = None if before == LAST else _decode(before, sort, descending, len(segments))
+        rows = walk(limit=limit, offset=0, start=start, forward=False)
+        more_before = len(rows) > page.per_page
+        rows = rows[: page.per_page][::-1]
+        more_after = before != LAST
+    else:
+        start = _decode(after, sort, descending, len(segments)) if after else None
+        rows = walk(limit=limit, offset=0 if after else page.offset, start=start, forward=True)
+        more_after = len(rows) > page.per_page
+        rows = rows[: page.per_page]
+        more_before = bool(after) or page.page > 1
+
+    def cursor(index: int, membership: WatchlistTrial, study: Study) -> str:
+        values = _key_values(segments[index].keys, {WatchlistTrial: membership, Study: study})
+        return _encode(sort, descending, index, values)
+
     items = [
-        OverviewRow(name, via, _study_summary(study, posted))
-        for name, via, study, posted in session.execute(query)
+        OverviewRow(membership.watchlist, membership.via, _study_summary(study, study.last_posted))
+        for _, membership, study in rows
     ]
-    return _page(page, total, items)
+    result = _page(page, total, items)
+    return dataclasses.replace(
+        result,
+        next_cursor=cursor(*rows[-1]) if rows and more_after else None,
+        prev_cursor=cursor(*rows[0]) if rows and more_before else None,
+    )
+
+
+SEARCH_COUNT_CAP = 1000  # beyond this many matches search says "more than" instead of counting on
 
 
 def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]:
-    """Trials whose NCT id starts with ``text`` or whose title contains it (case-insensitive)."""
+    """Trials whose NCT id starts with ``text`` or whose title contains it (case-insensitive): the
+    exact id first, then the most recently changed. Counts stop at ``SEARCH_COUNT_CAP``."""
     needle = text.strip()
     if not needle:
         return _page(page, 0, [])
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    condition = or_(
+    prefix = needle.upper()
+    # The id prefix as a range too, so the primary key's index finds it under any collation.
+    by_id = and_(
+        Study.nct_id >= prefix,
+        Study.nct_id < prefix[:-1] + chr(ord(prefix[-1]) + 1),
         Study.nct_id.like(f"{escaped.upper()}%", escape="\\"),
-        func.lower(Study.title).like(f"%{escaped.lower()}%", escape="\\"),
     )
-    total = session.scalar(select(func.count()).select_from(Study).where(condition)) or 0
-    # Exact id first, then the most recently changed.
-    exact_first = case((Study.nct_id == needle.upper(), 0), else_=1)
-    rows = session.execute(
-        select(Study, _CURRENT_POSTED)
-        .outerjoin(_CURRENT, _CURRENT.id == Study.current_version_id)
-        .where(condition)
-        .order_by(exact_first, Study.last_changed_at.desc().nulls_last(), Study.nct_id)
-        .limit(page.per_page)
-        .offset(page.offset)
+    if session.get_bind().dialect.name == "postgresql":
+        # ILIKE is what a trigram index (ix_studies_title_trgm, where pg_trgm exists) answers.
+        by_title = Study.title.ilike(f"%{escaped}%", escape="\\")
+    else:
+        # SQLite's LIKE ignores ASCII case, as lower() did (SQLite folds ASCII only).
+        by_title = Study.title.like(f"%{escaped}%", escape="\\")
+    condition = or_(by_id, by_title)
+    # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
+    # stopping at the cap: a rare word reads every title once, a common one stops early.
+    ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
+    capped = len(ids) > SEARCH_COUNT_CAP
+    exact_first = case((Study.nct_id == prefix, 0), else_=1)
+    if not capped:
+        rows = session.scalars(
+            select(Study)
+            .where(Study.nct_id.in_(ids))
+            .order_by(exact_first, Study.last_changed_at.desc().nulls_last(), Study.nct_id)
+            .limit(page.per_page)
+            .offset(page.offset)
+        ).all()
+        return _page(page, len(ids), [_study_summary(study, study.last_posted) for study in rows])
+    # Too many to sort: walk the most recently changed trials and keep the matches (found early).
+    exact = session.get(Study, prefix)
+    first = [exact] if exact is not None else []
+    if exact is not None:
+        condition = and_(condition, Study.nct_id != exact.nct_id)
+    lead = len(first) if page.page == 1 else 0
+    walked = _walk(
+        session,
+        select(Study).where(condition),
+        _split(true(), (Study.last_changed_at, Study.nct_id)),
+        descending=True,
+        limit=page.per_page - lead,
+        offset=max(0, page.offset - len(first)),
     )
-    return _page(page, total, [_study_summary(study, posted) for study, posted in rows])
+    studies = first[:lead] + [study for _, (study,) in walked]
+    result = _page(page, SEARCH_COUNT_CAP, [_study_summary(study, study.last_posted) for study in studies])
+    return dataclasses.replace(result, total_capped=True)
 
 
 def _event_record(row: ChangeEventRow) -> EventRecord:
@@ -358,66 +670,110 @@ def _event_record(row: ChangeEventRow) -> EventRecord:
     )
 
 
-def trial(session: Session, nct_id: str) -> TrialDetail:
-    """A trial's current state and its timeline: stored versions, newest first, each with its events."""
+TIMELINE_PER_PAGE = 10  # stored versions per page of a trial's timeline
+EVENTS_PER_VERSION = 20  # events shown under each version; the version's own page shows them all
+EVENTS_PER_PAGE = 200  # events per page of one version
+OTHER_EVENTS_LIMIT = 200  # the newest events tied to no version
+
+
+def _version_events(session: Session, version_id: int, limit: int, offset: int = 0) -> list[EventRecord]:
+    rank = case(SEVERITY_RANK, value=ChangeEventRow.severity, else_=0)
+    rows = session.scalars(
+        select(ChangeEventRow)
+        .where(ChangeEventRow.version_id == version_id)
+        .order_by(rank.desc(), ChangeEventRow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_event_record(row) for row in rows]
+
+
+def trial(session: Session, nct_id: str, *, page: int = 1, version: int | None = None) -> TrialDetail:
+    """A trial's current state and a page of its timeline: stored versions, newest first, each with
+    its most severe events. With ``version``, that version alone, ``page`` paging its events."""
     nct_id = nct_id.strip().upper()
     study = session.get(Study, nct_id)
     if study is None:
         raise NotFound(f"trial {nct_id} is not in the store")
-    current_raw = None
+    current_raw = current_posted = None
     if study.current_version_id is not None:
-        current_raw = decode_record(
-            session.scalar(select(StudyVersion.record).where(StudyVersion.id == study.current_version_id))
-        )
-    versions = session.execute(
-        select(
-            StudyVersion.id,
-            StudyVersion.registry_version,
-            StudyVersion.registry_version_date,
-            _posted(StudyVersion).label("posted"),
-            StudyVersion.data_timestamp,
-            StudyVersion.fetched_at,
-            StudyVersion.source,
-            StudyVersion.content_hash,
-        )
-        .where(StudyVersion.nct_id == nct_id)
-        .order_by(*version_order(newest_first=True))
-    ).all()
-    events = session.scalars(
-        select(ChangeEventRow).where(ChangeEventRow.nct_id == nct_id).order_by(ChangeEventRow.id)
-    ).all()
-    by_version: dict[int | None, list[EventRecord]] = {}
-    for event in events:
-        by_version.setdefault(event.version_id, []).append(_event_record(event))
-    for group in by_version.values():
-        group.sort(key=lambda e: (-SEVERITY_RANK.get(e.severity, 0), e.id))
-
+        current = session.execute(
+            select(StudyVersion.record, _posted(StudyVersion)).where(
+                StudyVersion.id == study.current_version_id
+            )
+        ).first()
+        if current is not None:
+            current_raw, current_posted = decode_record(current[0]), current[1]
+    columns = (
+        StudyVersion.id,
+        StudyVersion.registry_version,
+        StudyVersion.registry_version_date,
+        _posted(StudyVersion).label("posted"),
+        StudyVersion.data_timestamp,
+        StudyVersion.fetched_at,
+        StudyVersion.source,
+        StudyVersion.content_hash,
+    )
+    of_trial = StudyVersion.nct_id == nct_id
+    version_count = session.scalar(select(func.count()).select_from(StudyVersion).where(of_trial)) or 0
+    if version is not None:
+        versions = session.execute(select(*columns).where(of_trial, StudyVersion.id == version)).all()
+        if not versions:
+            raise NotFound(f"trial {nct_id} has no stored version {version}")
+    else:
+        versions = session.execute(
+            select(*columns)
+            .where(of_trial)
+            .order_by(*version_order(newest_first=True))
+            .limit(TIMELINE_PER_PAGE)
+            .offset((page - 1) * TIMELINE_PER_PAGE)
+        ).all()
+    totals = dict(
+        session.execute(
+            select(ChangeEventRow.version_id, func.count())
+            .where(ChangeEventRow.version_id.in_([v.id for v in versions]))
+            .group_by(ChangeEventRow.version_id)
+        ).all()
+    )
     timeline = []
-    for version in versions:
-        version_events = by_version.pop(version.id, [])
+    for row in versions:
+        if version is not None:
+            version_events = _version_events(session, row.id, EVENTS_PER_PAGE, (page - 1) * EVENTS_PER_PAGE)
+        else:
+            version_events = _version_events(session, row.id, EVENTS_PER_VERSION)
         older = {e.old_version for e in version_events if e.old_version is not None}
         timeline.append(
             TimelineVersion(
-                version_id=version.id,
-                registry_version=version.registry_version,
-                registry_version_date=version.registry_version_date,
-                posted=version.posted,
-                data_timestamp=version.data_timestamp,
-                fetched_at=version.fetched_at,
-                source=version.source,
-                content_hash=version.content_hash,
-                current=version.id == study.current_version_id,
+                version_id=row.id,
+                registry_version=row.registry_version,
+                registry_version_date=row.registry_version_date,
+                posted=row.posted,
+                data_timestamp=row.data_timestamp,
+                fetched_at=row.fetched_at,
+                source=row.source,
+                content_hash=row.content_hash,
+                current=row.id == study.current_version_id,
                 events=version_events,
-                compare_url=compare_url(nct_id, min(older) if older else None, version.registry_version)
+                compare_url=compare_url(nct_id, min(older) if older else None, row.registry_version)
                 if version_events
                 else None,
+                event_total=totals.get(row.id, 0),
             )
         )
-    unattached = [event for group in by_version.values() for event in group]
+    unattached = session.scalars(
+        select(ChangeEventRow)
+        .where(ChangeEventRow.nct_id == nct_id, ChangeEventRow.version_id.is_(None))
+        .order_by(ChangeEventRow.id.desc())
+        .limit(OTHER_EVENTS_LIMIT)
+    ).all()
+    event_count = session.scalar(
+        select(func.count()).select_from(ChangeEventRow).where(ChangeEventRow.nct_id == nct_id)
+    )
     memberships = session.execute(
         select(WatchlistTrial).where(WatchlistTrial.nct_id == nct_id).order_by(WatchlistTrial.watchlist)
     ).scalars()
-    current_posted = next((v.posted for v in versions if v.id == study.current_version_id), None)
+    per_page = EVENTS_PER_PAGE if version is not None else TIMELINE_PER_PAGE
+    of = totals.get(version, 0) if version is not None else version_count
     return TrialDetail(
         study=_study_summary(study, current_posted),
         registry_version=study.registry_version,
@@ -429,8 +785,15 @@ def trial(session: Session, nct_id: str) -> TrialDetail:
         current=current_facts(current_raw),
         watchlists=[Membership(m.watchlist, m.via, m.first_seen_at, m.left_at) for m in memberships],
         timeline=timeline,
-        other_events=unattached,
-        event_count=len(events),
+        other_events=sorted(
+            (_event_record(event) for event in unattached),
+            key=lambda e: (-SEVERITY_RANK.get(e.severity, 0), e.id),
+        ),
+        event_count=event_count or 0,
+        version_count=version_count,
+        page=page,
+        pages=max(1, -(-of // per_page)),
+        version=version,
     )
 
 

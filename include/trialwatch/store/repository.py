@@ -324,6 +324,8 @@ def store_versions(
         study.current_hash = version.content_hash
         study.quick_hash = version.quick_hash
         study.registry_version = version.registry_version
+        # The registry's posting date of the current version, kept here so the overview sorts by an index.
+        study.last_posted = version.registry_version_date or records.last_update_posted(version.study)
         newsworthy = [] if version.backfill else version.events
         if newsworthy:
             study.last_changed_at = now
