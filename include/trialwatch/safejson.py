@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,7 +58,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: in
         data = _NOT_VOUCHED  # not JSON, NaN, out of range, a BOM, ...: the strict path says which
     if (
         data is not _NOT_VOUCHED
-        and _container_depth(data, max_depth) <= max_depth
+        and not _deeper_than(raw, max_depth)
         and not _may_hold_long_number(raw, max_number_chars)
     ):
         return data
@@ -77,19 +78,24 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _container_depth(value: Any, stop_after: int) -> int:
-    """How deep lists and dicts nest in ``value``, level by level (faster than a stack of pairs)."""
-    level = [value] if type(value) is dict or type(value) is list else []
-    depth = 0
-    while level and depth <= stop_after:
-        depth += 1
-        below = []
-        for node in level:
-            for child in node.values() if type(node) is dict else node:
-                if type(child) is dict or type(child) is list:
-                    below.append(child)
-        level = below
-    return depth
+# Every byte but the four brackets: what is left of a text's structure once they are deleted.
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_INNERMOST_PAIRS = re.compile(rb"\{\}|\[\]")
+
+
+def _deeper_than(raw: bytes, max_depth: int) -> bool:
+    """Whether valid JSON ``raw`` nests lists and dicts more than ``max_depth`` deep.
+
+    Its brackets outside strings, alone, are balanced; each pass deletes the innermost pairs (those
+    holding no container), one level, so the number of passes that empties them is the depth. All
+    in C: a Python walk of the decoded page cost more than the decode itself.
+    """
+    brackets = _outside_strings(raw).translate(None, _NOT_BRACKETS)
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        brackets = _INNERMOST_PAIRS.sub(b"", brackets)
+    return bool(brackets)
 
 
 def _may_hold_long_number(raw: bytes, max_number_chars: int) -> bool:

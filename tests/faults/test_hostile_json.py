@@ -124,6 +124,11 @@ def test_safejson_dumps_refuses_nan() -> None:
         ),
         ("[" + "9" * 100 + "]", [int("9" * 100)]),  # exactly the limit
         ("[" * 64 + "]" * 64, json.loads("[" * 64 + "]" * 64)),
+        # wide and shallow beside one path exactly 64 deep (1 + 63)
+        (
+            "[" + "{}, [], " * 500 + "[" * 63 + "]" * 63 + "]",
+            json.loads("[" + "{}, [], " * 500 + "[" * 63 + "]" * 63 + "]"),
+        ),
     ],
 )
 def test_safejson_accepts_what_only_looks_hostile(text: str, expected: Any) -> None:
@@ -135,6 +140,7 @@ def test_safejson_accepts_what_only_looks_hostile(text: str, expected: Any) -> N
     ("text", "reason"),
     [
         ("[" * 65 + "]" * 65, "nested more than 64 levels deep"),
+        ("[" + "{}, [], " * 500 + "[" * 64 + "]" * 64 + "]", "nested more than 64 levels deep"),
         ('{"a": [' + '"]]]]", ' * 3 + "[" * 70 + "]" * 70 + "]}", "nested more than 64 levels deep"),
         ('{"n": -1.' + "5" * 98 + "}", "a number of 101 characters"),
         ("\ufeff[1]", None),  # a byte order mark is allowed, as json.loads with utf-8-sig allows it
