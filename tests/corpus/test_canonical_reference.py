@@ -8,44 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from typing import Any
 
 import pytest
 from trialwatch import records
 
+from tests.diff.samples import all_studies, shuffle_unordered
+
 from . import canonical_reference
-from .pairs import PAIRS, SAMPLES
-
-
-def all_studies() -> list[tuple[str, dict[str, Any]]]:
-    """(label, study) for every study in every sample file, pages included."""
-    found = []
-    for path in sorted(SAMPLES.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        for index, study in enumerate(data.get("studies", []) if "studies" in data else [data]):
-            found.append((f"{path.stem}[{index}]", study))
-    return found
-
-
-def shuffle_unordered(study: dict[str, Any], seed: int = 7) -> dict[str, Any]:
-    """Every list whose order means nothing (and every derivedSection list) reversed, then shuffled."""
-    mutated = copy.deepcopy(study)
-    rng = random.Random(seed)
-
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, f"{path}.{key}" if path else key)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, path)
-            if path in records.UNORDERED_LISTS or path.startswith("derivedSection"):
-                value.reverse()
-                rng.shuffle(value)
-
-    walk(mutated, "")
-    return mutated
+from .pairs import PAIRS
 
 
 def restyled(study: dict[str, Any]) -> dict[str, Any]:
