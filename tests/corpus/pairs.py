@@ -13,33 +13,15 @@ import copy
 import json
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trialwatch import records
 
-from .legacy_xml import to_api_v2
+from .histories import PAIRS as HISTORY_PAIRS
+from .model import Pair, Study, real_captures
 
 SAMPLES = Path(records.__file__).resolve().parent / "replay" / "data" / "samples"
-REAL = Path(__file__).resolve().parent / "real"  # registry captures at two dates (SOURCES.md)
-
-Study = dict[str, Any]
-Expected = tuple[tuple[str, str, int | None], ...]
-
-
-@dataclass(frozen=True)
-class Pair:
-    name: str
-    origin: str  # real | real-derived
-    sources: tuple[str, ...]
-    story: str
-    build: Callable[[], tuple[Study, Study]]
-    expected: Expected
-
-    @property
-    def noise_only(self) -> bool:
-        return not self.expected
 
 
 _CACHE: dict[str, Any] = {}
@@ -138,18 +120,6 @@ def real_two_pages(nct_id: str) -> Callable[[], tuple[Study, Study]]:
         return (
             study("biomcp_search_phelan_limit5_20260811.json", nct_id),
             study("biomcp_search_phelan_limit50_20260811.json", nct_id),
-        )
-
-    return build
-
-
-def real_classic_xml(old: str, new: str) -> Callable[[], tuple[Study, Study]]:
-    """Two classic-XML downloads of one record, both through the same converter (legacy_xml.py)."""
-
-    def build() -> tuple[Study, Study]:
-        return (
-            to_api_v2((REAL / old).read_text(encoding="utf-8")),
-            to_api_v2((REAL / new).read_text(encoding="utf-8")),
         )
 
     return build
@@ -621,7 +591,7 @@ def outcome_descriptions_edited() -> tuple[Study, Study]:
 R, D = "real", "real-derived"
 STATUS_MAJOR, STATUS_MINOR = ("status", "major", 1), ("status", "minor", 1)
 
-PAIRS: tuple[Pair, ...] = (
+CORPUS_PAIRS: tuple[Pair, ...] = (
     # real pairs: two real fetches of one record
     Pair(
         "nct02552212-vh2023-12-12-to-2024-01-03",
@@ -677,7 +647,7 @@ PAIRS: tuple[Pair, ...] = (
         R,
         ("NCT00513591__2017-10-20.xml", "NCT00513591__2018-05-11.xml"),
         "same version (last update 2017-06-16); the registry dropped phase N/A and old date names",
-        real_classic_xml("NCT00513591__2017-10-20.xml", "NCT00513591__2018-05-11.xml"),
+        real_captures("NCT00513591__2017-10-20.xml", "NCT00513591__2018-05-11.xml"),
         (),
     ),
     Pair(
@@ -685,7 +655,7 @@ PAIRS: tuple[Pair, ...] = (
         R,
         ("NCT02903849__2017-10-20.xml", "NCT02903849__2018-05-11.xml"),
         "same version (last update 2017-05-09); quotes escaped as &quot;, old date names dropped",
-        real_classic_xml("NCT02903849__2017-10-20.xml", "NCT02903849__2018-05-11.xml"),
+        real_captures("NCT02903849__2017-10-20.xml", "NCT02903849__2018-05-11.xml"),
         (),
     ),
     Pair(
@@ -695,7 +665,7 @@ PAIRS: tuple[Pair, ...] = (
         "not yet recruiting → withdrawn; actual dates (start 1 month, primary completion 10, completion 13"
         " months earlier), enrollment 100 estimated → 0 actual, both central contacts gone; texts rewrapped,"
         " masking in the 2017 vocabulary",
-        real_classic_xml("NCT02591810__2017-01-30.xml", "NCT02591810__2018-05-11.xml"),
+        real_captures("NCT02591810__2017-01-30.xml", "NCT02591810__2018-05-11.xml"),
         (
             ("status", "critical", 1),
             ("dates", "minor", 1),
@@ -1159,3 +1129,6 @@ PAIRS: tuple[Pair, ...] = (
         (("outcomes", "major", 1),),
     ),
 )
+
+# real pairs from successive captures of one record (histories/)
+PAIRS: tuple[Pair, ...] = CORPUS_PAIRS + HISTORY_PAIRS

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from trialwatch.diff import diff_studies
 
+from .histories import CAPTURES
 from .legacy_xml import date, masking, to_api_v2
-
-REAL = Path(__file__).resolve().parent / "real"
+from .model import REAL
 
 # characters of each capture as the source index reports them (CRLF counted), so the kept files are
 # the registry's text unchanged
@@ -19,7 +17,7 @@ CAPTURE_CHARS = {
     "NCT02591810__2018-05-11.xml": 10036,
     "NCT02903849__2017-10-20.xml": 9993,
     "NCT02903849__2018-05-11.xml": 10591,
-}
+} | {capture.file: capture.chars for capture in CAPTURES}
 
 
 def load(name: str) -> dict:
