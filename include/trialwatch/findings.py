@@ -16,7 +16,7 @@ import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from trialwatch import safejson
@@ -231,6 +231,54 @@ def _span(later: date, earlier: date) -> str:
     return " ".join(parts)
 
 
+def _span_changes(later: date, earlier: date) -> date:
+    """The first day after ``later`` on which ``_span(day, earlier)`` reads differently."""
+    if (later - earlier).days < 62:
+        return later + timedelta(days=1)
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month - (later.day < earlier.day)
+    step = add_months(earlier, months + 1)
+    if step.day != earlier.day:  # clamped to a shorter month's end: the count moves a day later
+        step += timedelta(days=1)
+    return step
+
+
+class _Horizon:
+    """The date the checks compare with, and the first later day on which their answer may differ.
+
+    Every comparison with the date and every "… ago" span goes through it, so ``next_change`` is the
+    earliest day a check could open, resolve or reword a finding; None when no check depends on the
+    date. Re-evaluating a record before that day gives the same findings, word for word.
+    """
+
+    def __init__(self, as_of: date) -> None:
+        self.as_of = as_of
+        self.next_change: date | None = None
+
+    def _changes_on(self, day: date) -> None:
+        if day > self.as_of and (self.next_change is None or day < self.next_change):
+            self.next_change = day
+
+    def after(self, day: date) -> bool:
+        """Whether ``as_of`` is later than ``day`` (true from the day after it)."""
+        self._changes_on(day + timedelta(days=1))
+        return self.as_of > day
+
+    def before(self, day: date) -> bool:
+        """Whether ``as_of`` is earlier than ``day`` (false from ``day`` on)."""
+        self._changes_on(day)
+        return self.as_of < day
+
+    def since(self, earlier: date) -> str:
+        """How long ago ``earlier`` was, as a reader says it."""
+        self._changes_on(_span_changes(self.as_of, earlier))
+        return _span(self.as_of, earlier)
+
+    def until(self, later: date) -> str:
+        """How far ahead ``later`` lies; the wording moves every day."""
+        self._changes_on(self.as_of + timedelta(days=1))
+        return _span(later, self.as_of)
+
+
 # --- reading the record ------------------------------------------------------------------------
 
 
@@ -400,12 +448,12 @@ def applicability(rec: _Record) -> tuple[str | None, str]:
     return "low", f"{what}; no FDA-regulated flags on the record and no US site"
 
 
-def _results_overdue(rec: _Record, as_of: date) -> list[Finding]:
+def _results_overdue(rec: _Record, clock: _Horizon) -> list[Finding]:
     completion, kind = rec.date_struct("primaryCompletionDateStruct")
     if completion is None or kind != "ACTUAL" or rec.overall_status == "WITHDRAWN":
         return []
     due = add_months(completion.last, 12 * RESULTS_DUE_YEARS)
-    if as_of <= due or completion.last < FDAAA_ENACTED:
+    if completion.last < FDAAA_ENACTED or not clock.after(due):
         return []
     if rec.results_on_file() is not None:
         return []
@@ -421,7 +469,7 @@ def _results_overdue(rec: _Record, as_of: date) -> list[Finding]:
     severity = {"high": "critical", "medium": "major", "low": "minor"}[certainty]
     detail = (
         f"Primary completion {completion.text} (actual); results were due by {due.isoformat()}, "
-        f"{_span(as_of, due)} ago, and none are posted, submitted or deferred by a certification "
+        f"{clock.since(due)} ago, and none are posted, submitted or deferred by a certification "
         f"or extension. Applicable clinical trial? {certainty} certainty: {why}."
     )
     if before_rule:
@@ -439,7 +487,7 @@ def _results_overdue(rec: _Record, as_of: date) -> list[Finding]:
     return [_finding(rec, "results_overdue", detail, evidence, severity=severity, certainty=certainty)]
 
 
-def _status_out_of_date(rec: _Record, as_of: date) -> list[Finding]:
+def _status_out_of_date(rec: _Record, clock: _Horizon) -> list[Finding]:
     status = rec.overall_status
     found: list[Finding] = []
     if status in ("RECRUITING", "NOT_YET_RECRUITING"):
@@ -448,32 +496,32 @@ def _status_out_of_date(rec: _Record, as_of: date) -> list[Finding]:
             passed, kind = rec.date_struct(key)
             if passed is not None:
                 break
-        if passed is not None and passed.last < as_of:
+        if passed is not None and clock.after(passed.last):
             detail = (
                 f"Status is {status} but the {label} {passed.text} ({(kind or 'no type').lower()}) "
-                f"passed {_span(as_of, passed.last)} ago: the status or the date needs updating."
+                f"passed {clock.since(passed.last)} ago: the status or the date needs updating."
             )
             evidence = {"overall_status": status, name + "_date": passed.text, name + "_type": kind}
             found.append(_finding(rec, "status_past_completion", detail, evidence))
     if status == "NOT_YET_RECRUITING":
         start, kind = rec.date_struct("startDateStruct")
-        if start is not None and add_months(start.last, START_GRACE_MONTHS) < as_of:
+        if start is not None and clock.after(add_months(start.last, START_GRACE_MONTHS)):
             detail = (
-                f"Status is NOT_YET_RECRUITING {_span(as_of, start.last)} after the start date "
+                f"Status is NOT_YET_RECRUITING {clock.since(start.last)} after the start date "
                 f"{start.text} ({(kind or 'no type').lower()})."
             )
             evidence = {"overall_status": status, "start_date": start.text, "start_type": kind}
             found.append(_finding(rec, "recruitment_not_started", detail, evidence))
     if status in ONGOING_STATUSES or status == "UNKNOWN":
         verified = rec.plain_date("statusVerifiedDate")
-        if verified is not None and add_months(verified.last, 12 * VERIFICATION_STALE_YEARS) < as_of:
+        if verified is not None and clock.after(add_months(verified.last, 12 * VERIFICATION_STALE_YEARS)):
             last_known = rec.text(rec.status, "lastKnownStatus", STATUS_PATH)
             shown = (
                 f"the registry shows Unknown status (last known {last_known or 'not given'})"
                 if status == "UNKNOWN"
                 else f"the registry shows such a {status} record as Unknown status"
             )
-            detail = f"Status last verified {verified.text}, {_span(as_of, verified.last)} ago; {shown}."
+            detail = f"Status last verified {verified.text}, {clock.since(verified.last)} ago; {shown}."
             evidence = {"overall_status": status, "status_verified_date": verified.text}
             if last_known:
                 evidence["last_known_status"] = last_known
@@ -496,7 +544,7 @@ def _enrollment_shortfall(rec: _Record, previous_anticipated: int | None) -> lis
     return [_finding(rec, "enrollment_shortfall", detail, evidence)]
 
 
-def _inconsistencies(rec: _Record, as_of: date) -> list[Finding]:
+def _inconsistencies(rec: _Record, clock: _Horizon) -> list[Finding]:
     found: list[Finding] = []
     dates: dict[str, tuple[RegistryDate, str]] = {}
     for key, name, label in _DATE_FIELDS:
@@ -504,8 +552,8 @@ def _inconsistencies(rec: _Record, as_of: date) -> list[Finding]:
         if when is None:
             continue
         dates[name] = (when, label)
-        if kind == "ACTUAL" and when.first > as_of:
-            detail = f"The {label} {when.text} is marked actual but lies {_span(when.first, as_of)} ahead."
+        if kind == "ACTUAL" and clock.before(when.first):
+            detail = f"The {label} {when.text} is marked actual but lies {clock.until(when.first)} ahead."
             evidence = {name + "_date": when.text, name + "_type": kind}
             found.append(_finding(rec, "actual_date_in_future", detail, evidence, subject=name))
     for early, late in (
@@ -554,6 +602,18 @@ def evaluate(
     limits the checks to those codes. A field of the wrong type or an unreadable date raises
     MalformedRecord naming the record and the field.
     """
+    return evaluate_until(record, as_of=as_of, previous_anticipated=previous_anticipated, enabled=enabled)[0]
+
+
+def evaluate_until(
+    record: dict[str, Any],
+    *,
+    as_of: date,
+    previous_anticipated: int | None = None,
+    enabled: set[str] | None = None,
+) -> tuple[list[Finding], date | None]:
+    """``evaluate``, and the first day after ``as_of`` on which the same record could give other
+    findings or other wording (None: never, the record's findings do not depend on the date)."""
     wanted = check_enabled(enabled)
     if previous_anticipated is not None and (
         isinstance(previous_anticipated, bool)
@@ -564,14 +624,16 @@ def evaluate(
     if previous_anticipated in (0, ENROLLMENT_UNKNOWN):
         previous_anticipated = None  # nothing anticipated, or the registry's "not known"
     rec = _Record(record)
+    clock = _Horizon(as_of)
     found = (
-        _results_overdue(rec, as_of)
-        + _status_out_of_date(rec, as_of)
+        _results_overdue(rec, clock)
+        + _status_out_of_date(rec, clock)
         + _enrollment_shortfall(rec, previous_anticipated)
-        + _inconsistencies(rec, as_of)
+        + _inconsistencies(rec, clock)
     )
     found = [f for f in found if f.code in wanted]
-    return sorted(found, key=lambda f: -SEVERITY_RANK[f.severity])  # stable: check order within a severity
+    # stable sort: check order within a severity
+    return sorted(found, key=lambda f: -SEVERITY_RANK[f.severity]), clock.next_change
 
 
 def reconcile(

@@ -1193,18 +1193,22 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
 
     ``as_of`` defaults to the run's date: the registry data build it read (the date its records stand
     on), else the day it started; never today's date. Runs once per sync, after
-    the batches, in chunks of ``FINDINGS_CHUNK`` trials per transaction. A record a check cannot read
+    the batches, in chunks of ``FINDINGS_CHUNK`` trials per transaction, over the trials whose findings
+    could have changed since the last evaluation (``Study.findings_due``). A record a check cannot read
     keeps its open findings and is named in the run's notes.
     """
     with store.session() as session:
         if as_of is None:
             as_of = stored_findings.run_date(session, run_id)
-        # Findings are a function of the record, its earlier versions and the date. When the last
-        # evaluation was as of the same date, only trials stored or watched since can differ; a new
-        # date (a new data build, about daily) re-evaluates every watched trial.
+        # Findings are a function of the record, its earlier versions and the date. Since the last
+        # evaluation only trials stored or watched since, and those whose findings_due date (the
+        # first day a check could open, resolve or reword a finding) has come, can differ. A date
+        # earlier than the last evaluation's re-evaluates every watched trial.
         last = stored_findings.last_evaluation(session, run_id)
-        since = last[1] if last is not None and last[0] == as_of else None
-        nct_ids = stored_findings.watched_trial_ids(session, changed_since=since)
+        if last is None or as_of < last[0]:
+            nct_ids = stored_findings.watched_trial_ids(session)
+        else:
+            nct_ids = stored_findings.watched_trial_ids(session, changed_since=last[1], due_by=as_of)
     counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
@@ -1216,9 +1220,10 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
             still: list[findings.Finding] = []
             gone: list[findings.Finding] = []
             notes: list[str] = []
+            due: dict[str, date | None] = {}
             for nct_id in chunk:
                 try:
-                    found = findings.evaluate(
+                    found, due[nct_id] = findings.evaluate_until(
                         records_now[nct_id], as_of=as_of, previous_anticipated=anticipated.get(nct_id)
                     )
                 except ValueError as exc:  # MalformedRecord is one
@@ -1231,6 +1236,7 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
             stored_findings.record_findings(
                 session, run_id=run_id, now=_now(), new=new, still_open=still, resolved=gone
             )
+            stored_findings.set_findings_due(session, due)
             if notes:
                 repo.add_to_sync_run(session, run_id, notes=notes)
         counts["trials"] += len(chunk)

@@ -173,7 +173,18 @@ def test_a_second_run_of_the_same_build_evaluates_only_what_changed_since(
     with store.session() as session:
         repo.finish_sync_run(session, later)
 
-    # A new date re-evaluates every watched trial.
+    # A new date evaluates the trials whose findings could have moved by then (findings_due).
     with store.session() as session:
-        next_day = repo.start_sync_run(session, data_timestamp="2099-01-01T00:00:00", requested=0)
-    assert pipeline.update_findings(store, next_day)["trials"] == 2
+        due = {nct_id: day for nct_id, day in session.execute(select(Study.nct_id, Study.findings_due))}
+    assert all(day is not None and day > run.data_timestamp[:10] for day in due.values()), due
+    first_due = min(due.values())
+    with store.session() as session:
+        on_due = repo.start_sync_run(session, data_timestamp=f"{first_due}T00:00:00", requested=0)
+    assert pipeline.update_findings(store, on_due)["trials"] == sum(d == first_due for d in due.values())
+    with store.session() as session:
+        repo.finish_sync_run(session, on_due)
+
+    # An earlier date than the last evaluation's re-evaluates every watched trial.
+    with store.session() as session:
+        earlier = repo.start_sync_run(session, data_timestamp="2020-01-01T00:00:00", requested=0)
+    assert pipeline.update_findings(store, earlier)["trials"] == 2

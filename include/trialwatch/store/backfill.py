@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.events import ChangeEvent
@@ -240,6 +240,8 @@ def add_older(
         session.add(older)
         session.flush()
         row.newer_version_id = older.id
+        # an earlier version can carry the anticipated enrollment a findings check compares with
+        session.execute(update(Study).where(Study.nct_id == pending.nct_id).values(findings_due=None))
         row.fetched += 1
     row.next_version = number - 1
     row.attempts, row.last_error = 0, None

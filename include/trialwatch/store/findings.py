@@ -97,11 +97,18 @@ def run_is_running(session: Session, run_id: int) -> bool:
     return run is not None and run.status == "running"
 
 
-def watched_trial_ids(session: Session, *, changed_since: datetime | None = None) -> list[str]:
+# findings_due of a trial whose findings do not depend on the date: after every as-of date
+NEVER_DUE = "9999-12-31"
+
+
+def watched_trial_ids(
+    session: Session, *, changed_since: datetime | None = None, due_by: date | None = None
+) -> list[str]:
     """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version.
 
     ``changed_since``: only those whose current version was stored, or that joined a watchlist,
-    at or after that instant.
+    at or after that instant; with ``due_by``, also those not evaluated yet or whose findings could
+    have changed by that date (``Study.findings_due``).
     """
     query = (
         select(Study.nct_id)
@@ -116,8 +123,25 @@ def watched_trial_ids(session: Session, *, changed_since: datetime | None = None
     if changed_since is not None:
         current = StudyVersion.id == Study.current_version_id
         stored_since = exists().where(current, StudyVersion.fetched_at >= changed_since)
-        query = query.where(or_(stored_since, WatchlistTrial.first_seen_at >= changed_since))
+        wanted = [stored_since, WatchlistTrial.first_seen_at >= changed_since]
+        if due_by is not None:
+            wanted += [Study.findings_due.is_(None), Study.findings_due <= due_by.isoformat()]
+        query = query.where(or_(*wanted))
     return list(session.scalars(query.distinct().order_by(Study.nct_id)))
+
+
+def set_findings_due(session: Session, due: dict[str, date | None]) -> None:
+    """Keep, per trial, the first date its findings could change (None: they never do by date)."""
+    if not due:
+        return
+    table = Study.__table__  # Core, so it runs as one executemany
+    session.execute(
+        update(table).where(table.c.nct_id == bindparam("b_id")).values(findings_due=bindparam("b_due")),
+        [
+            {"b_id": nct_id, "b_due": NEVER_DUE if day is None else day.isoformat()}
+            for nct_id, day in due.items()
+        ],
+    )
 
 
 def last_evaluation(session: Session, run_id: int) -> tuple[date, datetime] | None:

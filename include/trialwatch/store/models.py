@@ -109,6 +109,9 @@ class Study(Base):
     gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when the id turned out to be an alias (301) of another record.
     alias_of: Mapped[str | None] = mapped_column(String(16))
+    # The first as-of date (ISO) on which this trial's findings could read differently; NEVER when
+    # they do not depend on the date, None until evaluated. The daily evaluation skips the rest.
+    findings_due: Mapped[str | None] = mapped_column(String(10))
 
     # One index per overview sort, each ending in the tie-breaker, so any page is an index walk.
     __table_args__ = (
@@ -118,6 +121,7 @@ class Study(Base):
         Index("ix_studies_status_nct", "overall_status", "nct_id"),
         Index("ix_studies_enrollment_nct", "enrollment_count", "nct_id"),
         Index("ix_studies_severity_nct", "last_change_severity", "last_changed_at", "nct_id"),
+        Index("ix_studies_findings_due", "findings_due"),
     )
 
 

@@ -1,0 +1,98 @@
+"""The findings horizon: re-evaluating a record before the day ``evaluate_until`` names gives the same
+findings word for word, so a daily sync can skip the records whose findings cannot have moved."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from trialwatch.findings import _span, _span_changes, evaluate, evaluate_until
+
+from .records import SAMPLES, load, status
+
+
+def _sample_studies() -> list[dict[str, Any]]:
+    studies = []
+    for path in sorted(SAMPLES.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        studies += data.get("studies", [data]) if isinstance(data, dict) else []
+    return [s for s in studies if isinstance(s, dict) and "protocolSection" in s]
+
+
+def _edited() -> list[dict[str, Any]]:
+    """Real records moved into the states whose findings depend on the date."""
+    recruiting = load("study_NCT03418623.json")
+    status(recruiting).update(overallStatus="RECRUITING", statusVerifiedDate="2023-02")
+    status(recruiting)["primaryCompletionDateStruct"] = {"date": "2024-01-31", "type": "ESTIMATED"}
+    status(recruiting)["completionDateStruct"] = {"date": "2024-12", "type": "ESTIMATED"}
+    not_started = load("study_NCT03418623.json")
+    status(not_started).update(overallStatus="NOT_YET_RECRUITING", statusVerifiedDate="2024-05-31")
+    status(not_started)["startDateStruct"] = {"date": "2024-02", "type": "ESTIMATED"}
+    ahead = load("study_NCT03418623.json")
+    status(ahead)["completionDateStruct"] = {"date": "2025-06-15", "type": "ACTUAL"}
+    return [recruiting, not_started, ahead]
+
+
+AS_OF = [date(2008, 1, 1) + timedelta(days=397 * n + 13 * n * n) for n in range(14)]
+
+
+def _days_to_check(as_of: date, until: date | None) -> list[date]:
+    last = (
+        as_of + timedelta(days=900)
+        if until is None
+        else min(until - timedelta(days=1), as_of + timedelta(900))
+    )
+    days = [as_of + timedelta(days=n) for n in range(1, 75)]
+    days += [as_of + timedelta(days=n) for n in range(75, 901, 7)]
+    return [d for d in days if d <= last] + ([last] if last > as_of else [])
+
+
+@pytest.mark.parametrize(
+    "study",
+    _sample_studies() + _edited(),
+    ids=lambda s: s["protocolSection"]["identificationModule"]["nctId"],
+)
+def test_findings_do_not_move_before_the_horizon(study: dict[str, Any]) -> None:
+    for as_of in AS_OF:
+        found, until = evaluate_until(study, as_of=as_of)
+        assert until is None or until > as_of
+        expected = [f.to_dict() for f in found]
+        for day in _days_to_check(as_of, until):
+            assert [f.to_dict() for f in evaluate(study, as_of=day)] == expected, (as_of, until, day)
+
+
+def test_a_horizon_is_the_next_deadline_or_the_next_change_of_wording() -> None:
+    study = _edited()[0]  # RECRUITING, primary completion 2024-01-31, verified 2023-02
+    found, until = evaluate_until(study, as_of=date(2024, 1, 10))
+    assert found == [] and until == date(2024, 2, 1)  # the completion date passes on 2024-02-01
+    found, until = evaluate_until(study, as_of=date(2024, 2, 10))
+    assert [f.code for f in found] == ["status_past_completion"]
+    assert until == date(2024, 2, 11)  # "passed 10 days ago" says 11 the next day
+    found, until = evaluate_until(study, as_of=date(2024, 6, 5))
+    assert "passed 4 months ago" in found[0].detail
+    # 5 months after 2024-01-31 would be June 31: "4 months" holds through June 30
+    assert until == date(2024, 7, 1)
+
+
+def test_a_completed_record_with_results_never_moves() -> None:
+    study = load("study_NCT03418623.json")
+    status(study)["resultsFirstSubmitDate"] = "2021-02-01"
+    assert evaluate_until(study, as_of=date(2030, 1, 1)) == ([], None)
+
+
+@pytest.mark.parametrize(
+    "earlier", [date(2024, 1, 31), date(2023, 2, 28), date(2024, 2, 29), date(2020, 5, 15)]
+)
+def test_span_wording_changes_exactly_on_the_day_named(earlier: date) -> None:
+    later = earlier + timedelta(days=1)
+    while later < earlier + timedelta(days=1200):
+        change = _span_changes(later, earlier)
+        text = _span(later, earlier)
+        day = later + timedelta(days=1)
+        while day < change:
+            assert _span(day, earlier) == text, (earlier, later, day)
+            day += timedelta(days=1)
+        assert _span(change, earlier) != text, (earlier, later, change)
+        later = change
