@@ -44,6 +44,11 @@ def encode_record(record: Any) -> bytes:
     return _compressor().compress(_encode(record))
 
 
+def record_json(blob: bytes | memoryview) -> bytes:
+    """The compact JSON text of a stored record, for readers that decode only part of it."""
+    return _decompressor().decompress(bytes(blob))
+
+
 def decode_record(blob: bytes | memoryview | None) -> Any:
     """The record stored as ``blob`` (None stays None)."""
     if blob is None:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select, update
+import msgspec
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
 from trialwatch.records import ENROLLMENT_UNKNOWN
-from trialwatch.store.codec import decode_record
+from trialwatch.store.codec import decode_record, record_json
 from trialwatch.store.models import (
     FindingRow,
     Study,
@@ -165,14 +166,58 @@ def mark_evaluated(session: Session, run_id: int, as_of: date) -> None:
     session.execute(update(SyncRun).where(SyncRun.id == run_id).values(findings_as_of=as_of.isoformat()))
 
 
+class _Protocol(msgspec.Struct):
+    identificationModule: dict[str, Any] | None = None
+    statusModule: dict[str, Any] | None = None
+    designModule: dict[str, Any] | None = None
+    oversightModule: dict[str, Any] | None = None
+    armsInterventionsModule: dict[str, Any] | None = None
+    contactsLocationsModule: dict[str, Any] | None = None
+
+
+class _FindingsView(msgspec.Struct):
+    """The parts of a record the findings checks read (trialwatch.findings._Record): results are
+    only looked at for being there, so they stay undecoded, and the rest is skipped."""
+
+    protocolSection: _Protocol | None = None
+    resultsSection: msgspec.Raw = msgspec.Raw()
+    annotationSection: dict[str, Any] | None = None
+    hasResults: Any = None
+
+
+_VIEW_DECODER = msgspec.json.Decoder(_FindingsView)
+
+
+def findings_view(blob: bytes | memoryview) -> dict[str, Any]:
+    """A stored record with only what the findings checks read: they answer as on the whole record,
+    at a sixth of the decoding (results, descriptions and derived sections are most of a record)."""
+    text = record_json(blob)
+    try:
+        view = _VIEW_DECODER.decode(text)
+    except msgspec.MsgspecError:  # an odd shape: the whole record, so the check names the fault
+        return decode_record(blob)
+    record: dict[str, Any] = {}
+    if view.protocolSection is not None:
+        protocol = view.protocolSection
+        modules = ((name, getattr(protocol, name)) for name in protocol.__struct_fields__)
+        record["protocolSection"] = {name: module for name, module in modules if module is not None}
+    if len(view.resultsSection) and bytes(view.resultsSection) not in (b"{}", b"null"):
+        record["resultsSection"] = {"undecoded": {}}  # there, and not empty: all a check asks
+    if view.annotationSection is not None:
+        record["annotationSection"] = view.annotationSection
+    if view.hasResults is not None:
+        record["hasResults"] = view.hasResults
+    return record
+
+
 def current_records(session: Session, nct_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The raw JSON of each trial's current version."""
+    """What the findings checks read of each trial's current version (``findings_view``)."""
     query = (
         select(Study.nct_id, StudyVersion.record)
         .join(StudyVersion, StudyVersion.id == Study.current_version_id)
         .where(Study.nct_id.in_(tuple(nct_ids)))
     )
-    return {nct_id: decode_record(blob) for nct_id, blob in session.execute(query)}
+    return {nct_id: findings_view(blob) for nct_id, blob in session.execute(query)}
 
 
 def _estimated_count(raw: Any) -> int | None:
@@ -231,24 +276,28 @@ def record_findings(
     resolved: Sequence[Finding],
 ) -> None:
     """Open the new findings, refresh the ones still open (their detail moves on), resolve the rest."""
-    for finding in new:
-        session.add(
-            FindingRow(
-                key=finding.key,
-                nct_id=finding.nct_id,
-                code=finding.code,
-                category=finding.category,
-                severity=finding.severity,
-                title=finding.title,
-                detail=finding.detail,
-                rule=finding.rule,
-                certainty=finding.certainty,
-                evidence=finding.evidence,
-                first_seen_at=now,
-                last_seen_at=now,
-                opened_run_id=run_id,
-                open_key=finding.key,
-            )
+    if new:  # Core, so a registry's first evaluation inserts as one executemany
+        session.execute(
+            insert(FindingRow.__table__),
+            [
+                {
+                    "key": finding.key,
+                    "nct_id": finding.nct_id,
+                    "code": finding.code,
+                    "category": finding.category,
+                    "severity": finding.severity,
+                    "title": finding.title,
+                    "detail": finding.detail,
+                    "rule": finding.rule,
+                    "certainty": finding.certainty,
+                    "evidence": finding.evidence,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "opened_run_id": run_id,
+                    "open_key": finding.key,
+                }
+                for finding in new
+            ],
         )
     if still_open:
         table = FindingRow.__table__  # Core, so the refresh runs as one executemany
