@@ -12,7 +12,8 @@ both captures of a pair, so a difference in its output is a difference in the re
 - text blocks: the registry wrapped them at 100 characters with a fixed indent; the lines of a
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
-  2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``;
+  2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; a masking
+  that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``);
 - an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
@@ -37,6 +38,7 @@ MASKING_ROLES = {
 }
 MASKING_COUNT = {"none": "NONE", "open label": "NONE", "single": "SINGLE", "double": "DOUBLE"}
 MASKING_COUNT |= {"triple": "TRIPLE", "quadruple": "QUADRUPLE"}
+MASKING_BY_ROLES = {1: "SINGLE", 2: "DOUBLE", 3: "TRIPLE", 4: "QUADRUPLE"}  # roles listed without a count
 INTERVENTION_MODEL = {"Single Group Assignment": "SINGLE_GROUP"}
 DATE_TYPES = {"Anticipated": "ESTIMATED", "Estimate": "ESTIMATED", "Actual": "ACTUAL"}
 SPONSOR_CLASS = {"U.S. Fed": "FED", "NIH": "NIH", "Industry": "INDUSTRY", "Other": "OTHER"}
@@ -98,6 +100,9 @@ def masking(label: str | None) -> dict[str, Any] | None:
     """ "Single Blind (Subject)" and "Single (Participant)" → SINGLE, [PARTICIPANT]."""
     if label is None:
         return None
+    listed = [role.strip().lower() for role in label.split(",")]
+    if all(role in MASKING_ROLES for role in listed):  # 2017: "Participant, Investigator", no count
+        return {"masking": MASKING_BY_ROLES[len(listed)], "whoMasked": [MASKING_ROLES[r] for r in listed]}
     match = re.match(r"\s*([A-Za-z ]+?)(?: Blind)?\s*(?:\((.*)\))?\s*$", label)
     if match is None:
         raise ValueError(f"unknown masking {label!r}")

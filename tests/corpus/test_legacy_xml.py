@@ -59,3 +59,15 @@ def test_rewrapped_text_and_reescaped_quotes_are_the_same_text() -> None:
     old, new = load("NCT02903849__2017-10-20.xml"), load("NCT02903849__2018-05-11.xml")
     assert old["protocolSection"]["descriptionModule"] == new["protocolSection"]["descriptionModule"]
     assert 'click "next", they' in old["protocolSection"]["descriptionModule"]["detailedDescription"]
+
+
+def test_a_masking_that_only_lists_the_roles_counts_them() -> None:
+    roles = "Participant, Care Provider, Investigator, Outcomes Assessor"
+    assert masking(roles) == masking(f"Quadruple ({roles})")
+    assert masking("Participant, Investigator") == {
+        "masking": "DOUBLE",
+        "whoMasked": ["PARTICIPANT", "INVESTIGATOR"],
+    }
+    old, new = load("NCT02586688__2017-08-08.xml"), load("NCT02586688__2018-05-11.xml")
+    design = [s["protocolSection"]["designModule"] for s in (old, new)]
+    assert design[0] == design[1]
