@@ -59,3 +59,22 @@ def test_rewrapped_text_and_reescaped_quotes_are_the_same_text() -> None:
     old, new = load("NCT02903849__2017-10-20.xml"), load("NCT02903849__2018-05-11.xml")
     assert old["protocolSection"]["descriptionModule"] == new["protocolSection"]["descriptionModule"]
     assert 'click "next", they' in old["protocolSection"]["descriptionModule"]["detailedDescription"]
+
+
+def test_the_one_line_study_design_reads_as_its_elements() -> None:
+    line = (
+        "Allocation: Randomized, Endpoint Classification: Safety/Efficacy Study, Intervention Model:"
+        " Parallel Assignment, Masking: Double Blind (Subject, Investigator), Primary Purpose: Treatment"
+    )
+    head = "<clinical_study><id_info><nct_id>NCT00000000</nct_id></id_info>"
+    old = to_api_v2(f"{head}<study_design>{line}</study_design></clinical_study>")
+    new = to_api_v2(
+        f"{head}<study_design_info><allocation>Randomized</allocation><intervention_model>Parallel"
+        " Assignment</intervention_model><primary_purpose>Treatment</primary_purpose><masking>Double"
+        " (Participant, Investigator)</masking></study_design_info></clinical_study>"
+    )
+    assert old["protocolSection"]["designModule"] == new["protocolSection"]["designModule"]
+    assert new["protocolSection"]["designModule"]["designInfo"]["maskingInfo"] == {
+        "masking": "DOUBLE",
+        "whoMasked": ["PARTICIPANT", "INVESTIGATOR"],
+    }
