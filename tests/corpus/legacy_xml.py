@@ -14,7 +14,9 @@ both captures of a pair, so a difference in its output is a difference in the re
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; a masking
   that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``);
-- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm.
+- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
+- the one-line ``<study_design>`` of the years before 2017 ("Allocation: Randomized, Masking: Open
+  Label, ...") is read as the ``<study_design_info>`` elements its keys name.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
 ``lastUpdatePostDateStruct`` and ``statusVerifiedDate``.
@@ -113,6 +115,19 @@ def masking(label: str | None) -> dict[str, Any] | None:
     return info
 
 
+def design_info(root: ET.Element) -> ET.Element | None:
+    """``<study_design_info>``, or the pre-2017 one-line ``<study_design>`` split into its elements."""
+    design = root.find("study_design_info")
+    line = text(root, "study_design")
+    if design is not None or line is None:
+        return design
+    design = ET.Element("study_design_info")
+    for part in re.split(r",\s*(?=[A-Z][A-Za-z ]*:)", line):
+        key, _, value = part.partition(":")
+        ET.SubElement(design, key.strip().lower().replace(" ", "_")).text = value.strip()
+    return design
+
+
 def contact(node: ET.Element) -> dict[str, Any]:
     return {"name": text(node, "last_name"), "phone": text(node, "phone"), "email": text(node, "email")}
 
@@ -128,7 +143,7 @@ def prune(value: Any) -> Any:
 
 def to_api_v2(xml_text: str) -> dict[str, Any]:
     root = ET.fromstring(xml_text.encode("utf-8"))
-    design = root.find("study_design_info")
+    design = design_info(root)
     eligibility = root.find("eligibility")
     interventions = root.findall("intervention")
     phase = text(root, "phase")

@@ -71,3 +71,22 @@ def test_a_masking_that_only_lists_the_roles_counts_them() -> None:
     old, new = load("NCT02586688__2017-08-08.xml"), load("NCT02586688__2018-05-11.xml")
     design = [s["protocolSection"]["designModule"] for s in (old, new)]
     assert design[0] == design[1]
+
+
+def test_the_one_line_study_design_reads_as_its_elements() -> None:
+    line = (
+        "Allocation: Randomized, Endpoint Classification: Safety/Efficacy Study, Intervention Model:"
+        " Parallel Assignment, Masking: Double Blind (Subject, Investigator), Primary Purpose: Treatment"
+    )
+    head = "<clinical_study><id_info><nct_id>NCT00000000</nct_id></id_info>"
+    old = to_api_v2(f"{head}<study_design>{line}</study_design></clinical_study>")
+    new = to_api_v2(
+        f"{head}<study_design_info><allocation>Randomized</allocation><intervention_model>Parallel"
+        " Assignment</intervention_model><primary_purpose>Treatment</primary_purpose><masking>Double"
+        " (Participant, Investigator)</masking></study_design_info></clinical_study>"
+    )
+    assert old["protocolSection"]["designModule"] == new["protocolSection"]["designModule"]
+    assert new["protocolSection"]["designModule"]["designInfo"]["maskingInfo"] == {
+        "masking": "DOUBLE",
+        "whoMasked": ["PARTICIPANT", "INVESTIGATOR"],
+    }
