@@ -13,7 +13,9 @@ both captures of a pair, so a difference in its output is a difference in the re
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``;
-- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm.
+- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
+- before 2017 the design was one ``<study_design>`` line ("Observational Model: Cohort, Time
+  Perspective: Prospective"), read as the ``<study_design_info>`` fields it names.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
 ``lastUpdatePostDateStruct`` and ``statusVerifiedDate``.
@@ -108,6 +110,24 @@ def masking(label: str | None) -> dict[str, Any] | None:
     return info
 
 
+def design_info(root: ET.Element) -> ET.Element | None:
+    """``<study_design_info>``; before 2017 one ``<study_design>`` line held the same fields.
+
+    "Observational Model: Cohort, Time Perspective: Prospective" reads as ``<observational_model>``
+    and ``<time_perspective>``; a comma inside a value ("Double Blind (Subject, Investigator)") is
+    not followed by a "Key: " and stays in the value.
+    """
+    design = root.find("study_design_info")
+    line = text(root, "study_design")
+    if design is not None or line is None:
+        return design
+    design = ET.Element("study_design_info")
+    for part in re.split(r", (?=[A-Z][A-Za-z ]*: )", line):
+        key, _, value = part.partition(": ")
+        ET.SubElement(design, key.strip().lower().replace(" ", "_")).text = value.strip()
+    return design
+
+
 def contact(node: ET.Element) -> dict[str, Any]:
     return {"name": text(node, "last_name"), "phone": text(node, "phone"), "email": text(node, "email")}
 
@@ -123,7 +143,7 @@ def prune(value: Any) -> Any:
 
 def to_api_v2(xml_text: str) -> dict[str, Any]:
     root = ET.fromstring(xml_text.encode("utf-8"))
-    design = root.find("study_design_info")
+    design = design_info(root)
     eligibility = root.find("eligibility")
     interventions = root.findall("intervention")
     phase = text(root, "phase")

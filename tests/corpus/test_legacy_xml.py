@@ -59,3 +59,21 @@ def test_rewrapped_text_and_reescaped_quotes_are_the_same_text() -> None:
     old, new = load("NCT02903849__2017-10-20.xml"), load("NCT02903849__2018-05-11.xml")
     assert old["protocolSection"]["descriptionModule"] == new["protocolSection"]["descriptionModule"]
     assert 'click "next", they' in old["protocolSection"]["descriptionModule"]["detailedDescription"]
+
+
+def test_the_one_line_design_of_2016_reads_as_the_design_fields() -> None:
+    old, new = load("NCT00513591__2016-06-29.xml"), load("NCT00513591__2017-10-20.xml")
+    design = old["protocolSection"]["designModule"]["designInfo"]
+    assert design == {"observationalModel": "COHORT", "timePerspective": "PROSPECTIVE"}
+    assert design == new["protocolSection"]["designModule"]["designInfo"]
+    line = (
+        "Allocation: Randomized, Endpoint Classification: Safety/Efficacy Study, Intervention Model:"
+        " Parallel Assignment, Masking: Double Blind (Subject, Investigator), Primary Purpose: Treatment"
+    )
+    xml = f"<clinical_study><study_design>{line}</study_design></clinical_study>"
+    assert to_api_v2(xml)["protocolSection"]["designModule"]["designInfo"] == {
+        "allocation": "RANDOMIZED",
+        "interventionModel": "PARALLEL",
+        "primaryPurpose": "TREATMENT",
+        "maskingInfo": {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]},
+    }
