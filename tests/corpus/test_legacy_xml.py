@@ -90,3 +90,21 @@ def test_the_one_line_study_design_reads_as_its_elements() -> None:
         "masking": "DOUBLE",
         "whoMasked": ["PARTICIPANT", "INVESTIGATOR"],
     }
+
+
+def test_the_one_line_design_of_2016_reads_as_the_design_fields() -> None:
+    old, new = load("NCT00513591__2016-06-29.xml"), load("NCT00513591__2017-10-20.xml")
+    design = old["protocolSection"]["designModule"]["designInfo"]
+    assert design == {"observationalModel": "COHORT", "timePerspective": "PROSPECTIVE"}
+    assert design == new["protocolSection"]["designModule"]["designInfo"]
+    line = (
+        "Allocation: Randomized, Endpoint Classification: Safety/Efficacy Study, Intervention Model:"
+        " Parallel Assignment, Masking: Double Blind (Subject, Investigator), Primary Purpose: Treatment"
+    )
+    xml = f"<clinical_study><study_design>{line}</study_design></clinical_study>"
+    assert to_api_v2(xml)["protocolSection"]["designModule"]["designInfo"] == {
+        "allocation": "RANDOMIZED",
+        "interventionModel": "PARALLEL",
+        "primaryPurpose": "TREATMENT",
+        "maskingInfo": {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]},
+    }
