@@ -13,7 +13,10 @@ both captures of a pair, so a difference in its output is a difference in the re
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``;
-- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm.
+- an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
+- the vocabulary before 2017: one ``<study_design>`` line ("Allocation: Randomized, Masking: Open
+  Label, ...") is read as the ``<study_design_info>`` fields it names, and ``gender`` "Both" is
+  ``ALL``.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
 ``lastUpdatePostDateStruct`` and ``statusVerifiedDate``.
@@ -39,6 +42,7 @@ MASKING_COUNT = {"none": "NONE", "open label": "NONE", "single": "SINGLE", "doub
 MASKING_COUNT |= {"triple": "TRIPLE", "quadruple": "QUADRUPLE"}
 INTERVENTION_MODEL = {"Single Group Assignment": "SINGLE_GROUP"}
 DATE_TYPES = {"Anticipated": "ESTIMATED", "Estimate": "ESTIMATED", "Actual": "ACTUAL"}
+SEX = {"Both": "ALL"}
 SPONSOR_CLASS = {"U.S. Fed": "FED", "NIH": "NIH", "Industry": "INDUSTRY", "Other": "OTHER"}
 
 
@@ -94,6 +98,19 @@ def date_struct(root: ET.Element, tag: str) -> dict[str, Any] | None:
     return struct
 
 
+def study_design(root: ET.Element) -> ET.Element | None:
+    """``<study_design_info>``, or the same fields read from the one-line ``<study_design>``."""
+    design = root.find("study_design_info")
+    line = text(root, "study_design")
+    if design is not None or line is None:
+        return design
+    design = ET.Element("study_design_info")
+    for part in re.split(r",\s*(?=[A-Z][A-Za-z ]*:)", line):
+        name, _, value = part.partition(":")
+        ET.SubElement(design, name.strip().lower().replace(" ", "_")).text = value.strip()
+    return design
+
+
 def masking(label: str | None) -> dict[str, Any] | None:
     """ "Single Blind (Subject)" and "Single (Participant)" → SINGLE, [PARTICIPANT]."""
     if label is None:
@@ -123,7 +140,7 @@ def prune(value: Any) -> Any:
 
 def to_api_v2(xml_text: str) -> dict[str, Any]:
     root = ET.fromstring(xml_text.encode("utf-8"))
-    design = root.find("study_design_info")
+    design = study_design(root)
     eligibility = root.find("eligibility")
     interventions = root.findall("intervention")
     phase = text(root, "phase")
@@ -232,7 +249,7 @@ def to_api_v2(xml_text: str) -> dict[str, Any]:
                 "healthyVolunteers": {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}.get(
                     text(eligibility, "healthy_volunteers") or ""
                 ),
-                "sex": enum(text(eligibility, "gender")),
+                "sex": SEX.get(text(eligibility, "gender") or "", enum(text(eligibility, "gender"))),
                 "minimumAge": None
                 if text(eligibility, "minimum_age") == "N/A"
                 else text(eligibility, "minimum_age"),

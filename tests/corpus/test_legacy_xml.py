@@ -6,7 +6,7 @@ from trialwatch.diff import diff_studies
 
 from .histories import CAPTURES
 from .legacy_xml import date, masking, to_api_v2
-from .model import REAL
+from .model import REAL, capture_study
 
 # characters of each capture as the source index reports them (CRLF counted), so the kept files are
 # the registry's text unchanged
@@ -59,3 +59,19 @@ def test_rewrapped_text_and_reescaped_quotes_are_the_same_text() -> None:
     old, new = load("NCT02903849__2017-10-20.xml"), load("NCT02903849__2018-05-11.xml")
     assert old["protocolSection"]["descriptionModule"] == new["protocolSection"]["descriptionModule"]
     assert 'click "next", they' in old["protocolSection"]["descriptionModule"]["detailedDescription"]
+
+
+def test_the_one_line_study_design_and_both_read_as_the_later_vocabulary() -> None:
+    old, new = capture_study("NCT00023673__2016-08-04.xml"), capture_study("NCT00023673__2018-05-11.xml")
+    design = old["protocolSection"]["designModule"]["designInfo"]
+    assert design == new["protocolSection"]["designModule"]["designInfo"]
+    assert design["allocation"] == "NON_RANDOMIZED" and design["maskingInfo"] == {"masking": "NONE"}
+    assert old["protocolSection"]["eligibilityModule"]["sex"] == "ALL"
+    line = (
+        "<clinical_study><study_design>Allocation: Randomized, Intervention Model: Parallel Assignment,"
+        " Masking: Double Blind (Subject, Investigator), Primary Purpose: Prevention</study_design>"
+        "</clinical_study>"
+    )
+    info = to_api_v2(line)["protocolSection"]["designModule"]["designInfo"]
+    assert info["maskingInfo"] == {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]}
+    assert (info["allocation"], info["interventionModel"]) == ("RANDOMIZED", "PARALLEL")
