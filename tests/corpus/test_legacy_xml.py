@@ -75,3 +75,15 @@ def test_the_one_line_study_design_and_both_read_as_the_later_vocabulary() -> No
     info = to_api_v2(line)["protocolSection"]["designModule"]["designInfo"]
     assert info["maskingInfo"] == {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]}
     assert (info["allocation"], info["interventionModel"]) == ("RANDOMIZED", "PARALLEL")
+
+
+def test_a_start_date_printed_without_its_type_is_the_only_compared_difference() -> None:
+    old, new = capture_study("NCT01841593__2017-01-18b.xml"), capture_study("NCT01841593__2018-05-11.xml")
+    started = old["protocolSection"]["statusModule"].pop("startDateStruct")
+    assert (started, new["protocolSection"]["statusModule"].pop("startDateStruct")) == (
+        {"date": "2013-04", "type": "ACTUAL"},
+        {"date": "2013-04"},
+    )
+    for study in (old, new):
+        study["protocolSection"]["statusModule"].pop("lastUpdatePostDateStruct", None)
+    assert old == new
