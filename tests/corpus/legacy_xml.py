@@ -15,8 +15,9 @@ both captures of a pair, so a difference in its output is a difference in the re
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; a masking
   that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``);
 - an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
-- the one-line ``<study_design>`` of the years before 2017 ("Allocation: Randomized, Masking: Open
-  Label, ...") is read as the ``<study_design_info>`` elements its keys name.
+- the vocabulary before 2017: one ``<study_design>`` line ("Allocation: Randomized, Masking: Open
+  Label, ...") is read as the ``<study_design_info>`` elements its keys name, and ``gender`` "Both"
+  is ``ALL``.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
 ``lastUpdatePostDateStruct`` and ``statusVerifiedDate``.
@@ -43,6 +44,7 @@ MASKING_COUNT |= {"triple": "TRIPLE", "quadruple": "QUADRUPLE"}
 MASKING_BY_ROLES = {1: "SINGLE", 2: "DOUBLE", 3: "TRIPLE", 4: "QUADRUPLE"}  # roles listed without a count
 INTERVENTION_MODEL = {"Single Group Assignment": "SINGLE_GROUP"}
 DATE_TYPES = {"Anticipated": "ESTIMATED", "Estimate": "ESTIMATED", "Actual": "ACTUAL"}
+SEX = {"Both": "ALL"}
 SPONSOR_CLASS = {"U.S. Fed": "FED", "NIH": "NIH", "Industry": "INDUSTRY", "Other": "OTHER"}
 
 
@@ -252,7 +254,7 @@ def to_api_v2(xml_text: str) -> dict[str, Any]:
                 "healthyVolunteers": {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}.get(
                     text(eligibility, "healthy_volunteers") or ""
                 ),
-                "sex": enum(text(eligibility, "gender")),
+                "sex": SEX.get(text(eligibility, "gender") or "", enum(text(eligibility, "gender"))),
                 "minimumAge": None
                 if text(eligibility, "minimum_age") == "N/A"
                 else text(eligibility, "minimum_age"),

@@ -6,7 +6,7 @@ from trialwatch.diff import diff_studies
 
 from .histories import CAPTURES
 from .legacy_xml import date, masking, to_api_v2
-from .model import REAL
+from .model import REAL, capture_study
 
 # characters of each capture as the source index reports them (CRLF counted), so the kept files are
 # the registry's text unchanged
@@ -108,3 +108,31 @@ def test_the_one_line_design_of_2016_reads_as_the_design_fields() -> None:
         "primaryPurpose": "TREATMENT",
         "maskingInfo": {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]},
     }
+
+
+def test_the_one_line_study_design_and_both_read_as_the_later_vocabulary() -> None:
+    old, new = capture_study("NCT00023673__2016-08-04.xml"), capture_study("NCT00023673__2018-05-11.xml")
+    design = old["protocolSection"]["designModule"]["designInfo"]
+    assert design == new["protocolSection"]["designModule"]["designInfo"]
+    assert design["allocation"] == "NON_RANDOMIZED" and design["maskingInfo"] == {"masking": "NONE"}
+    assert old["protocolSection"]["eligibilityModule"]["sex"] == "ALL"
+    line = (
+        "<clinical_study><study_design>Allocation: Randomized, Intervention Model: Parallel Assignment,"
+        " Masking: Double Blind (Subject, Investigator), Primary Purpose: Prevention</study_design>"
+        "</clinical_study>"
+    )
+    info = to_api_v2(line)["protocolSection"]["designModule"]["designInfo"]
+    assert info["maskingInfo"] == {"masking": "DOUBLE", "whoMasked": ["PARTICIPANT", "INVESTIGATOR"]}
+    assert (info["allocation"], info["interventionModel"]) == ("RANDOMIZED", "PARALLEL")
+
+
+def test_a_start_date_printed_without_its_type_is_the_only_compared_difference() -> None:
+    old, new = capture_study("NCT01841593__2017-01-18b.xml"), capture_study("NCT01841593__2018-05-11.xml")
+    started = old["protocolSection"]["statusModule"].pop("startDateStruct")
+    assert (started, new["protocolSection"]["statusModule"].pop("startDateStruct")) == (
+        {"date": "2013-04", "type": "ACTUAL"},
+        {"date": "2013-04"},
+    )
+    for study in (old, new):
+        study["protocolSection"]["statusModule"].pop("lastUpdatePostDateStruct", None)
+    assert old == new
