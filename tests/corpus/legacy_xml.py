@@ -12,7 +12,9 @@ both captures of a pair, so a difference in its output is a difference in the re
 - text blocks: the registry wrapped them at 100 characters with a fixed indent; the lines of a
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
-  2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``;
+  2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; in the
+  old vocabulary the count is the number of roles named ("Double Blind (Subject, Caregiver,
+  Investigator, Outcomes Assessor)" → ``QUADRUPLE``, as the registry re-wrote it in 2017);
 - an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm.
 
 Left out: results, MeSH browse terms, responsible party, dates of bookkeeping beyond
@@ -105,6 +107,8 @@ def masking(label: str | None) -> dict[str, Any] | None:
     info: dict[str, Any] = {"masking": MASKING_COUNT[count]}
     if roles and count not in ("none", "open label"):
         info["whoMasked"] = [MASKING_ROLES[r.strip().lower()] for r in roles.split(",")]
+        if " Blind" in label:  # before 2017 "Double Blind" meant blinded; the roles give the count
+            info["masking"] = ("SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE")[len(info["whoMasked"]) - 1]
     return info
 
 

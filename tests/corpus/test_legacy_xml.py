@@ -59,3 +59,12 @@ def test_rewrapped_text_and_reescaped_quotes_are_the_same_text() -> None:
     old, new = load("NCT02903849__2017-10-20.xml"), load("NCT02903849__2018-05-11.xml")
     assert old["protocolSection"]["descriptionModule"] == new["protocolSection"]["descriptionModule"]
     assert 'click "next", they' in old["protocolSection"]["descriptionModule"]["detailedDescription"]
+
+
+def test_old_blind_masking_counts_the_roles_it_names() -> None:
+    # NCT02679963 was "Double Blind" with four roles in 2017 and "Quadruple" with the same four in 2018
+    old = masking("Double Blind (Subject, Caregiver, Investigator, Outcomes Assessor)")
+    assert old == masking("Quadruple (Participant, Care Provider, Investigator, Outcomes Assessor)")
+    assert old is not None and old["masking"] == "QUADRUPLE"
+    assert masking("Double Blind (Subject, Investigator)") == masking("Double (Participant, Investigator)")
+    assert masking("Double Blind") == {"masking": "DOUBLE"}
