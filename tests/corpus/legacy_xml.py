@@ -13,7 +13,9 @@ both captures of a pair, so a difference in its output is a difference in the re
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; a masking
-  that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``);
+  that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``); in the
+  old vocabulary the count is the number of roles named ("Double Blind (Subject, Caregiver,
+  Investigator, Outcomes Assessor)" → ``QUADRUPLE``, as the registry re-wrote it in 2017);
 - an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
 - the vocabulary before 2017: one ``<study_design>`` line ("Allocation: Randomized, Masking: Open
   Label, ...") is read as the ``<study_design_info>`` elements its keys name, and ``gender`` "Both"
@@ -114,6 +116,8 @@ def masking(label: str | None) -> dict[str, Any] | None:
     info: dict[str, Any] = {"masking": MASKING_COUNT[count]}
     if roles and count not in ("none", "open label"):
         info["whoMasked"] = [MASKING_ROLES[r.strip().lower()] for r in roles.split(",")]
+        if " Blind" in label:  # before 2017 "Double Blind" meant blinded; the roles give the count
+            info["masking"] = ("SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE")[len(info["whoMasked"]) - 1]
     return info
 
 

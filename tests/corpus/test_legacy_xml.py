@@ -136,3 +136,12 @@ def test_a_start_date_printed_without_its_type_is_the_only_compared_difference()
     for study in (old, new):
         study["protocolSection"]["statusModule"].pop("lastUpdatePostDateStruct", None)
     assert old == new
+
+
+def test_old_blind_masking_counts_the_roles_it_names() -> None:
+    # NCT02679963 was "Double Blind" with four roles in 2017 and "Quadruple" with the same four in 2018
+    old = masking("Double Blind (Subject, Caregiver, Investigator, Outcomes Assessor)")
+    assert old == masking("Quadruple (Participant, Care Provider, Investigator, Outcomes Assessor)")
+    assert old is not None and old["masking"] == "QUADRUPLE"
+    assert masking("Double Blind (Subject, Investigator)") == masking("Double (Participant, Investigator)")
+    assert masking("Double Blind") == {"masking": "DOUBLE"}
