@@ -27,9 +27,9 @@ sex, healthy volunteers (minor each); site and its country added (minor each); c
 added (minor); lead sponsor named (minor); both titles (minor); acronym, summary and description
 (info).
 
-Not in ``PAIRS``: trialwatch reports the two interventions added as two events (31 events in all,
-over the 30 of one screen), where the rules
-aggregate items of one list added together into one event.
+Not in ``PAIRS``: trialwatch reports the two interventions added as two events (31 events in
+all, over the 30 of one screen), where the rules aggregate items of one list added together into
+one event.
 """
 
 from ..model import Capture, Pair, real_captures
