@@ -732,7 +732,10 @@ def _diff_date_struct(out: _Events, path: str, old: dict[str, Any], new: dict[st
             kind, date_type = ("added", new.get("type")) if date_new else ("removed", old.get("type"))
             out.add(f"{path}.date", date_old, date_new, detail=f"{kind} ({date_type})" if date_type else kind)
             return
-    _diff_type(out, path, old, new, folds=date_old != date_new)
+    # The registry prints or omits the type of an unchanged old date between fetches (a start date
+    # "ACTUAL" one year, without type the next): only a type that moves between two values is news.
+    if date_old != date_new or (old.get("type") and new.get("type")):
+        _diff_type(out, path, old, new, folds=date_old != date_new)
     _diff_fields(out, path, old, new, skip=("date", "type"))
 
 
@@ -1131,10 +1134,15 @@ def _diff_arms(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]
         renamed, removed, added = _pair_similar(
             removed, added, lambda item, k=label_key: str(item.get(k) or "")
         )
+        noun = _plural(catalog.lookup(list_path).label)  # items of one list added together: one event
         for item in removed:
-            out.add(list_path, _label(item, identity), None, detail="removed")
+            label = _label(item, identity)
+            out.add(
+                list_path, label, None, detail="removed", member=_Member(label, (list_path, "removed"), noun)
+            )
         for item in added:
-            out.add(list_path, None, _label(item, identity), detail="added")
+            label = _label(item, identity)
+            out.add(list_path, None, label, detail="added", member=_Member(label, (list_path, "added"), noun))
         for item_old, item_new in renamed:
             label_old, label_new = item_old.get(label_key), item_new.get(label_key)
             renames[str(label_old)] = str(label_new)

@@ -376,14 +376,19 @@ def item_key(path: str, item: Any) -> tuple[str, ...]:
     return identity_key(item, UNORDERED_LISTS.get(path, ()))
 
 
-_HEADING_RE = re.compile(r"^[\w ,/()'-]{0,60}\bcriteria\b\s*:?$", re.IGNORECASE)
+# "Inclusion criteria", or a longer lead-in ending in a colon ("For inclusion in the study subjects
+# should fulfill the following criteria:"); a long line without the colon is more likely an item.
+_HEADING_RE = re.compile(
+    r"^(?:[\w ,/()'-]{0,60}\bcriteria\b\s*:?|[\w ,/()'-]{0,100}\bcriteria\b\s*:)$", re.IGNORECASE
+)
+_NON_INCLUSION_RE = re.compile(r"\bnon[- ]?inclusion\b", re.IGNORECASE)  # French usage: exclusion
 _ITEM_START_RE = re.compile(r"^[ \t]*(?:[-*+•·▪◦]|\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)])[ \t]+")
 
 
 def _heading_section(line: str) -> str | None:
     if not _HEADING_RE.match(line):
         return None
-    lowered = line.lower()
+    lowered = _NON_INCLUSION_RE.sub("exclusion", line.lower())
     has_in, has_ex = "inclusion" in lowered, "exclusion" in lowered
     if has_in and not has_ex:
         return "inclusion"

@@ -117,7 +117,7 @@ def masking(label: str | None) -> dict[str, Any] | None:
     if roles and count not in ("none", "open label"):
         info["whoMasked"] = [MASKING_ROLES[r.strip().lower()] for r in roles.split(",")]
         if " Blind" in label:  # before 2017 "Double Blind" meant blinded; the roles give the count
-            info["masking"] = ("SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE")[len(info["whoMasked"]) - 1]
+            info["masking"] = MASKING_BY_ROLES[len(info["whoMasked"])]
     return info
 
 
