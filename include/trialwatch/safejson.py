@@ -78,8 +78,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-# Every byte but the four brackets: what is left of a text's structure once they are deleted.
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+# Every byte but the four brackets and the quote: what is left of a text's structure once they
+# are deleted (escapes taken out first).
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 _INNERMOST_PAIRS = re.compile(rb"\{\}|\[\]")
 
 
@@ -90,12 +91,30 @@ def _deeper_than(raw: bytes, max_depth: int) -> bool:
     holding no container), one level, so the number of passes that empties them is the depth. All
     in C: a Python walk of the decoded page cost more than the decode itself.
     """
-    brackets = _outside_strings(raw).translate(None, _NOT_BRACKETS)
+    brackets = _brackets_outside_strings(raw)
     for _ in range(max_depth):
         if not brackets:
             return False
         brackets = _INNERMOST_PAIRS.sub(b"", brackets)
     return bool(brackets)
+
+
+def _brackets_outside_strings(raw: bytes) -> bytes:
+    """The brackets of valid JSON ``raw`` that are not inside a string, in order.
+
+    Escapes go first (``\\`` and ``\"``; any other backslash escapes a letter), then every byte but
+    brackets and quotes. Two adjacent quotes then close one string and open the next, or enclose
+    nothing left: deleting them keeps every other quote's role, and leaves quotes only around the
+    rare strings that hold a bracket; only those need the exact split.
+    """
+    if b"\\\\" in raw:  # each replace is a pass over the page: only when there is something to do
+        raw = raw.replace(b"\\\\", b"")
+    if b'\\"' in raw:
+        raw = raw.replace(b'\\"', b"")
+    structure = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' not in structure:
+        return structure
+    return b"".join(structure.split(b'"')[0::2])
 
 
 def _may_hold_long_number(raw: bytes, max_number_chars: int) -> bool:

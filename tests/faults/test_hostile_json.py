@@ -12,6 +12,8 @@ from trialwatch.cli import main
 
 from .fault_registry import padded_study, study_for
 
+SAMPLES = Path(safejson.__file__).resolve().parent / "replay" / "data" / "samples"
+
 NCT = "NCT10000001"
 
 
@@ -152,3 +154,46 @@ def test_safejson_fast_path_refuses_like_the_strict_parser(text: str, reason: st
         return
     with pytest.raises(safejson.UnsafeJSON, match=reason):
         safejson.loads(text.encode("utf-8"))
+
+
+def _brackets_by_walking(raw: bytes) -> bytes:
+    """The reference: a character walk that knows when it is inside a string."""
+    out, inside, escaped = bytearray(), False, False
+    for byte in raw:
+        char = chr(byte)
+        if inside:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                inside = False
+        elif char == '"':
+            inside = True
+        elif char in "[]{}":
+            out.append(byte)
+    return bytes(out)
+
+
+def test_brackets_outside_strings_match_a_character_walk() -> None:
+    import random
+
+    from trialwatch.safejson import _brackets_outside_strings
+
+    rng = random.Random(20261129)
+    pieces = ["[", "]", "{", "}", '"', "\\", "\\\\", '\\"', "a", "é", " ", "\n", ":", ","]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 6 or roll < 0.4:
+            return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if roll < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {value(7): value(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    for _ in range(2000):
+        raw = json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode("utf-8")
+        assert _brackets_outside_strings(raw) == _brackets_by_walking(raw), raw
+    for sample in sorted(SAMPLES.glob("*.json")):
+        raw = sample.read_bytes()
+        assert _brackets_outside_strings(raw) == _brackets_by_walking(raw), sample.name
