@@ -335,6 +335,36 @@ def real_day(store: Any, server: RegistryProcess, n: int, day: int) -> dict[str,
     }
 
 
+GATE_SAMPLE = 3_000  # unchanged day-2 records put through the batch gate
+GATE_BATCH = 300  # as the sync's filter.ids batches
+
+
+def gate_day(store: Any, server: RegistryProcess, n: int) -> dict[str, Any]:
+    """CPU per unchanged record in the batch gate: the stored-state query, ``pipeline.gate_batch`` and
+    the one statement that marks them, on day-2 records the incremental pass did not need to fetch
+    (their ``versionHolder`` moved, nothing else). The fetch is not counted."""
+    from trialwatch import pipeline
+    from trialwatch.registry.client import CtgovClient
+    from trialwatch.store import repository as repo
+
+    ids = [nct(i) for i in range(min(n, GATE_SAMPLE)) if i % 100]  # every 100th changed on day 2
+    cpu = 0.0
+    unchanged = 0
+    with CtgovClient(server.base_url, min_interval=0.0, max_retries=0) as client:
+        for start in range(0, len(ids), GATE_BATCH):
+            batch = client.fetch_studies(ids[start : start + GATE_BATCH]).studies
+            started = time.process_time()
+            with store.session() as session:
+                state = repo.gate_state(session, batch)
+                gate = pipeline.gate_batch(batch, state, use_history=False)
+                repo.mark_unchanged(session, gate.unchanged)
+            cpu += time.process_time() - started
+            unchanged += len(gate.unchanged)
+    if unchanged != len(ids):
+        raise SystemExit(f"batch gate: {unchanged} of {len(ids)} day-2 records found unchanged")
+    return {"records": len(ids), "per_record": cpu / len(ids)}
+
+
 def naive_day(db: sqlite3.Connection, server: RegistryProcess, n: int, day: int) -> dict[str, Any]:
     """Fetch every record, DeepDiff it against the stored one, store the whole JSON again."""
     import requests
@@ -377,7 +407,12 @@ def mb(value: float) -> str:
 
 
 def report(
-    kind: str, n: int, day1: dict[str, Any], day2: dict[str, Any], sizes: tuple[int, float, float]
+    kind: str,
+    n: int,
+    day1: dict[str, Any],
+    day2: dict[str, Any],
+    sizes: tuple[int, float, float],
+    gate: dict[str, Any],
 ) -> None:
     print(f"\n== {kind}, N = {n:,}, history off")
     for label, day in (("day 1 (ingest)", day1), ("day 2 (1% changed)", day2)):
@@ -395,6 +430,10 @@ def report(
     print(
         f"  day 2 against day 1: {100 * day2['requests'] / max(day1['requests'], 1):.1f}% of the requests, "
         f"{100 * day2['bytes'] / max(day1['bytes'], 1):.2f}% of the bytes"
+    )
+    print(
+        f"  an unchanged record in the batch gate: {gate['per_record'] * 1e6:.1f} us of CPU "
+        f"({gate['records']:,} day-2 records, batches of {GATE_BATCH})"
     )
     versions, column, total = sizes
     print(
@@ -428,7 +467,8 @@ def main() -> None:
                     store.upgrade()
                     day1 = real_day(store, server, args.n, 1)
                     day2 = real_day(store, server, args.n, 2)
-                    report(kind, args.n, day1, day2, backend.version_bytes(store))
+                    gate = gate_day(store, server, args.n)
+                    report(kind, args.n, day1, day2, backend.version_bytes(store), gate)
                     day2_per_study.append(day2["cpu"] / args.n)
                 finally:
                     store.dispose()

@@ -907,6 +907,58 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass
+class BatchGate:
+    """What the batch gate decided for each fetched record."""
+
+    # content hash, and the quick hash to keep (None: the stored one matched)
+    unchanged: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    writes: list[repo.StudyWrite] = field(default_factory=list)  # new trials stored without history
+    # changed trials without history: record, canonical form, content hash, quick hash, stored version
+    changed: dict[str, tuple[dict[str, Any], dict[str, Any], str, str, int]] = field(default_factory=dict)
+    prepared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # to record
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def gate_batch(
+    studies: dict[str, dict[str, Any]], state: dict[str, repo.Stored], *, use_history: bool
+) -> BatchGate:
+    """Sort fetched records against the stored state (``repo.gate_state``), without touching the store.
+
+    The quick hash settles most records; the canonical form is made only where it differs, and not at
+    all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
+    """
+    gate = BatchGate()
+    for nct_id, study in studies.items():
+        try:
+            records.check_study(study)
+            quick = records.quick_hash(study)
+            stored = state.get(nct_id)
+            current = stored.current_hash if stored is not None and stored.current_version_id else None
+            if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
+                gate.unchanged[nct_id] = (current, None)  # its quick hash is stored already
+                continue
+            if current is None and not use_history:
+                version = repo.NewVersion(
+                    study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick
+                )
+                gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
+                continue
+            canonical = records.canonical_form(study)
+            new_hash = records.hash_canonical(canonical)
+            if current is not None and new_hash == current:
+                gate.unchanged[nct_id] = (current, quick)
+                continue
+            if current is not None and not use_history:
+                gate.changed[nct_id] = (study, canonical, new_hash, quick, stored.current_version_id)  # type: ignore[union-attr]
+            else:
+                gate.prepared[nct_id] = (study, canonical)
+        except Exception as exc:  # one malformed record must not cost the rest of the batch
+            log.exception("%s: could not record the fetched study", nct_id)
+            gate.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+    return gate
+
+
 def sync_batch(
     store: Store,
     client: CtgovClient,
@@ -945,41 +997,11 @@ def sync_batch(
         return Thresholds.from_mapping(config) if config else None
 
     # The batch gate: one query for the stored state, one statement for every unchanged record.
-    # The quick hash settles most records; the canonical form is made only where it differs, and
-    # not at all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
     with store.session() as session:
         state = repo.gate_state(session, result.studies)
-    prepared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    unchanged: dict[str, tuple[str, str]] = {}
-    writes: list[repo.StudyWrite] = []
-    changed: dict[str, tuple[dict[str, Any], dict[str, Any], str, str, int]] = {}
-    for nct_id, study in result.studies.items():
-        try:
-            records.check_study(study)
-            quick = records.quick_hash(study)
-            stored = state.get(nct_id)
-            current = stored.current_hash if stored is not None and stored.current_version_id else None
-            if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
-                unchanged[nct_id] = (current, quick)
-                continue
-            if current is None and history is None:
-                version = repo.NewVersion(
-                    study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick
-                )
-                writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
-                continue
-            canonical = records.canonical_form(study)
-            new_hash = records.hash_canonical(canonical)
-            if current is not None and new_hash == current:
-                unchanged[nct_id] = (current, quick)
-                continue
-            if current is not None and history is None:
-                changed[nct_id] = (study, canonical, new_hash, quick, stored.current_version_id)  # type: ignore[union-attr]
-            else:
-                prepared[nct_id] = (study, canonical)
-        except Exception as exc:  # one malformed record must not cost the rest of the batch
-            log.exception("%s: could not record the fetched study", nct_id)
-            summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+    gate = gate_batch(result.studies, state, use_history=history is not None)
+    summary.failures += gate.failures
+    prepared, unchanged, writes, changed = gate.prepared, gate.unchanged, gate.writes, gate.changed
     keep_lease(False)
     resolved = _diff_changed(store, changed, thresholds_of, writes, unchanged, summary)
     keep_lease(False)
@@ -1040,7 +1062,7 @@ def _diff_changed(
     changed: dict[str, tuple[dict[str, Any], dict[str, Any], str, str, int]],
     thresholds_of: Callable[[str], Thresholds | None],
     writes: list[repo.StudyWrite],
-    unchanged: dict[str, tuple[str, str]],
+    unchanged: dict[str, tuple[str, str | None]],
     summary: BatchSummary,
 ) -> dict[int, tuple[str, str, str]]:
     """Diff each changed record against its stored version (read in one query); without history.
@@ -1088,7 +1110,7 @@ def _diff_changed(
 def _write_batch(
     store: Store,
     writes: list[repo.StudyWrite],
-    unchanged: dict[str, tuple[str, str]],
+    unchanged: dict[str, tuple[str, str | None]],
     resolved: dict[int, tuple[str, str, str]],
     data_timestamp: str | None,
     summary: BatchSummary,

@@ -187,16 +187,19 @@ def current_hashes(session: Session, nct_ids: Iterable[str]) -> dict[str, tuple[
 
 
 def mark_unchanged(
-    session: Session, quick_hashes: dict[str, tuple[str, str]], *, now: datetime | None = None
+    session: Session, quick_hashes: dict[str, tuple[str, str | None]], *, now: datetime | None = None
 ) -> None:
-    """Mark fetched records unchanged in one statement: nct_id -> (content hash, quick hash).
+    """Mark fetched records unchanged: nct_id -> (content hash, quick hash to keep, or None).
 
-    The quick hash is kept only where the current version still has that content hash, so a
+    None: the stored quick hash matched, so only the fetch is recorded, in one statement for all.
+    A new quick hash is kept only where the current version still has that content hash, so a
     version stored meanwhile by another sync is never paired with a stale quick hash.
     """
-    if not quick_hashes:
-        return
     now = now or utcnow()
+    touch_fetched(session, [nct_id for nct_id, (_, quick) in quick_hashes.items() if quick is None], now=now)
+    new_quick = {nct_id: pair for nct_id, pair in quick_hashes.items() if pair[1] is not None}
+    if not new_quick:
+        return
     table = Study.__table__  # Core, so the list of parameters runs as one executemany
     session.connection().execute(
         update(table)
@@ -204,7 +207,7 @@ def mark_unchanged(
         .values(quick_hash=bindparam("b_quick"), last_fetched_at=now, gone_at=None),
         [
             {"b_id": nct_id, "b_hash": content, "b_quick": quick}
-            for nct_id, (content, quick) in quick_hashes.items()
+            for nct_id, (content, quick) in new_quick.items()
         ],
     )
 
