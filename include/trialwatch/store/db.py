@@ -53,6 +53,10 @@ def create_store_engine(url: str, *, readonly: bool = False) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_deferred if readonly else _begin_immediate)
         return engine
+    if parsed.get_driver_name() == "psycopg2":
+        # An executemany of UPDATEs (a batch's unchanged records, findings) is then sent in pages
+        # (psycopg2's execute_batch), not one round trip per row.
+        return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch")
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -74,6 +74,7 @@ class NewVersion:
 # mean equal content, so the unique key on (trial, content hash, version key) still stops a record
 # stored twice by two racing syncs; a new trial's ``studies`` row stops the rest.
 PENDING_HASH = "quick:"
+MEMBERS_CHUNK = 500  # watchlist members per statement
 
 
 def pending_hash(quick: str) -> str:
@@ -557,29 +558,48 @@ def update_memberships(
     Returns the ids that were found by a query before and are not watched any more: they left the
     query, and the caller reports that once. With ``mark_left=False`` (a query failed or was cut
     off, so ``members`` may be incomplete) nobody is marked as having left.
+
+    Core statements over id chunks, never one object per member: a registry-wide watchlist has
+    hundreds of thousands of them.
     """
     now = now or utcnow()
+    table = WatchlistTrial.__table__
     existing = {
-        row.nct_id: row
-        for row in session.scalars(select(WatchlistTrial).where(WatchlistTrial.watchlist == watchlist))
+        nct_id: (via, left_at)
+        for nct_id, via, left_at in session.execute(
+            select(table.c.nct_id, table.c.via, table.c.left_at).where(table.c.watchlist == watchlist)
+        )
     }
-    left: list[str] = []
+    new = [
+        {"watchlist": watchlist, "nct_id": nct_id, "via": via, "first_seen_at": now, "last_seen_at": now}
+        for nct_id, via in members.items()
+        if nct_id not in existing
+    ]
+    for start in range(0, len(new), MEMBERS_CHUNK):
+        session.execute(insert(table), new[start : start + MEMBERS_CHUNK])
+    by_via: dict[str, list[str]] = {}
     for nct_id, via in members.items():
-        row = existing.get(nct_id)
-        if row is None:
-            session.add(
-                WatchlistTrial(
-                    watchlist=watchlist, nct_id=nct_id, via=via, first_seen_at=now, last_seen_at=now
-                )
+        if nct_id in existing:
+            by_via.setdefault(via, []).append(nct_id)
+    for via, ids in by_via.items():
+        for start in range(0, len(ids), MEMBERS_CHUNK):
+            session.execute(
+                update(table)
+                .where(table.c.watchlist == watchlist, table.c.nct_id.in_(ids[start : start + MEMBERS_CHUNK]))
+                .values(via=via, last_seen_at=now, left_at=None)
             )
-        else:
-            row.via, row.last_seen_at, row.left_at = via, now, None
-    for nct_id, row in existing.items():
-        if mark_left and nct_id not in members and row.left_at is None:
-            row.left_at = now
-            if row.via == "query":
-                left.append(nct_id)
-    return left
+    gone = [
+        nct_id
+        for nct_id, (_, left_at) in existing.items()
+        if mark_left and nct_id not in members and left_at is None
+    ]
+    for start in range(0, len(gone), MEMBERS_CHUNK):
+        session.execute(
+            update(table)
+            .where(table.c.watchlist == watchlist, table.c.nct_id.in_(gone[start : start + MEMBERS_CHUNK]))
+            .values(left_at=now)
+        )
+    return sorted(nct_id for nct_id in gone if existing[nct_id][0] == "query")
 
 
 DIED = "the sync stopped before it finished (its process or the store went away); closed by sync run {}"
