@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from trialwatch.events import StoredEvent
 from trialwatch.records import TrialInfo
+from trialwatch.store.chunks import in_chunks
 from trialwatch.store.models import ChangeEventRow, Study, SyncRun, WatchlistTrial
 from trialwatch.store.repository import event_from_row
-
-IN_CHUNK = 500  # ids per IN (...) list
 
 
 def high_water(session: Session) -> int:
@@ -89,9 +88,7 @@ def watchlist_events(
 def trial_info(session: Session, nct_ids: Collection[str]) -> dict[str, TrialInfo]:
     """Title and overall status of each of these trials that the store holds."""
     info: dict[str, TrialInfo] = {}
-    ids = sorted(nct_ids)
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
+    for chunk in in_chunks(sorted(nct_ids)):
         for study in session.scalars(select(Study).where(Study.nct_id.in_(chunk))):
             info[study.nct_id] = TrialInfo(title=study.title or "", status=study.overall_status)
     return info

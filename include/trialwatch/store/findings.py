@@ -9,7 +9,7 @@ cursor (the highest run a previous digest covered), so each is reported once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
 from trialwatch.records import ENROLLMENT_UNKNOWN
+from trialwatch.store.chunks import in_chunks
 from trialwatch.store.codec import decode_record, record_json
 from trialwatch.store.models import (
     FindingRow,
@@ -29,8 +30,6 @@ from trialwatch.store.models import (
     WatchlistTrial,
     version_order,
 )
-
-IN_CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,6 @@ def _stored(row: FindingRow) -> StoredFinding:
         opened_run_id=row.opened_run_id,
         resolved_run_id=row.resolved_run_id,
     )
-
-
-def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), IN_CHUNK):
-        yield ordered[start : start + IN_CHUNK]
 
 
 def run_date(session: Session, run_id: int) -> date:
@@ -326,11 +319,10 @@ def record_findings(
                 for f in still_open
             ],
         )
-    keys = [finding.key for finding in resolved]
-    for start in range(0, len(keys), IN_CHUNK):
+    for keys in in_chunks([finding.key for finding in resolved]):
         session.execute(
             update(FindingRow)
-            .where(FindingRow.open_key.in_(keys[start : start + IN_CHUNK]))
+            .where(FindingRow.open_key.in_(keys))
             .values(resolved_at=now, resolved_run_id=run_id, open_key=None)
         )
     session.flush()
@@ -370,7 +362,7 @@ def changed_findings(
     (or, with no cursor, since ``since``). A finding opened and resolved in the window is only resolved."""
     opened: list[StoredFinding] = []
     resolved: list[StoredFinding] = []
-    for chunk in _chunks(nct_ids):
+    for chunk in in_chunks(sorted(nct_ids)):
         opened_in = FindingRow.opened_run_id <= up_to_run
         resolved_in = FindingRow.resolved_run_id <= up_to_run
         if after_run is not None:
@@ -417,7 +409,7 @@ def has_open_finding(nct_id_column: Any, code: str | None) -> Any:
 def open_finding_counts(session: Session, nct_ids: Collection[str]) -> dict[str, dict[str, int]]:
     """Per trial, the count of open findings by code."""
     counts: dict[str, dict[str, int]] = {}
-    for chunk in _chunks(nct_ids):
+    for chunk in in_chunks(sorted(nct_ids)):
         query = (
             select(FindingRow.nct_id, FindingRow.code, func.count())
             .where(FindingRow.nct_id.in_(chunk), FindingRow.open_key.is_not(None))
@@ -431,7 +423,7 @@ def open_finding_counts(session: Session, nct_ids: Collection[str]) -> dict[str,
 def latest_findings(session: Session, nct_ids: Collection[str], *, limit: int) -> list[StoredFinding]:
     """The ``limit`` findings of these trials opened most recently (open or resolved since)."""
     rows: list[FindingRow] = []
-    for chunk in _chunks(nct_ids):
+    for chunk in in_chunks(sorted(nct_ids)):
         query = select(FindingRow).where(FindingRow.nct_id.in_(chunk)).order_by(FindingRow.id.desc())
         rows.extend(session.scalars(query.limit(limit)))
     rows.sort(key=lambda row: row.id, reverse=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from trialwatch import records
 from trialwatch.events import SEVERITY_RANK, ChangeEvent
+from trialwatch.store.chunks import in_chunks
 from trialwatch.store.codec import decode_record, encode_record, posted_of
 from trialwatch.store.models import (
     ChangeEventRow,
@@ -74,7 +75,6 @@ class NewVersion:
 # mean equal content, so the unique key on (trial, content hash, version key) still stops a record
 # stored twice by two racing syncs; a new trial's ``studies`` row stops the rest.
 PENDING_HASH = "quick:"
-MEMBERS_CHUNK = 500  # watchlist members per statement
 
 
 def pending_hash(quick: str) -> str:
@@ -575,17 +575,17 @@ def update_memberships(
         for nct_id, via in members.items()
         if nct_id not in existing
     ]
-    for start in range(0, len(new), MEMBERS_CHUNK):
-        session.execute(insert(table), new[start : start + MEMBERS_CHUNK])
+    for rows in in_chunks(new):
+        session.execute(insert(table), rows)
     by_via: dict[str, list[str]] = {}
     for nct_id, via in members.items():
         if nct_id in existing:
             by_via.setdefault(via, []).append(nct_id)
     for via, ids in by_via.items():
-        for start in range(0, len(ids), MEMBERS_CHUNK):
+        for chunk in in_chunks(ids):
             session.execute(
                 update(table)
-                .where(table.c.watchlist == watchlist, table.c.nct_id.in_(ids[start : start + MEMBERS_CHUNK]))
+                .where(table.c.watchlist == watchlist, table.c.nct_id.in_(chunk))
                 .values(via=via, last_seen_at=now, left_at=None)
             )
     gone = [
@@ -593,11 +593,9 @@ def update_memberships(
         for nct_id, (_, left_at) in existing.items()
         if mark_left and nct_id not in members and left_at is None
     ]
-    for start in range(0, len(gone), MEMBERS_CHUNK):
+    for chunk in in_chunks(gone):
         session.execute(
-            update(table)
-            .where(table.c.watchlist == watchlist, table.c.nct_id.in_(gone[start : start + MEMBERS_CHUNK]))
-            .values(left_at=now)
+            update(table).where(table.c.watchlist == watchlist, table.c.nct_id.in_(chunk)).values(left_at=now)
         )
     return sorted(nct_id for nct_id in gone if existing[nct_id][0] == "query")
 
