@@ -23,6 +23,20 @@ REPO = Path(__file__).resolve().parents[1]
 BUDGET_MS = 500.0
 
 
+def ui_client(store):  # type: ignore[no-untyped-def]
+    """A TestClient on Trial Watch over ``store``, mounted where Airflow mounts it, login satisfied
+    here only (``trialwatch_ui`` must be importable)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from trialwatch_ui.app import URL_PREFIX, create_app, require_user
+
+    app = create_app(store)
+    app.dependency_overrides[require_user] = lambda: None
+    server = FastAPI()
+    server.mount(URL_PREFIX, app)
+    return TestClient(server, base_url=f"http://testserver{URL_PREFIX}/")
+
+
 def build_store(url: str, trials: int):  # type: ignore[no-untyped-def]
     """Bulk-insert ``trials`` trials with 3 versions and ~5 events each, in two watchlists."""
     from sqlalchemy import insert
@@ -135,20 +149,12 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     os.environ.setdefault("AIRFLOW_HOME", str(home / "airflow"))
     sys.path.insert(0, str(REPO / "plugins"))
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-    from trialwatch_ui.app import URL_PREFIX, create_app, require_user
-
     started = time.perf_counter()
     store, version_count, event_count = build_store(f"sqlite:///{home / 'store.db'}", args.trials)
     print(
         f"store: {args.trials} trials, {version_count} versions, {event_count} events "
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
-    app = create_app(store)
-    app.dependency_overrides[require_user] = lambda: None
-    server = FastAPI()
-    server.mount(URL_PREFIX, app)
     per_page = 50
     deep_page = args.trials // per_page - 1
     cases = [
@@ -160,7 +166,7 @@ def main() -> int:
         ("JSON search title", "/api/search", {"q": "condition 42"}),
     ]
     worst = 0.0
-    with TestClient(server, base_url=f"http://testserver{URL_PREFIX}/") as client:
+    with ui_client(store) as client:
         print(f"{'case':<24} {'median ms':>10} {'p95 ms':>8} {'p95/budget':>11}")
         for label, path, params in cases:
             params = {"sort": "last_change", "order": "desc", "per_page": per_page, **params}

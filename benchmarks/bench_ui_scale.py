@@ -28,6 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ui_overview import ui_client  # Trial Watch mounted as Airflow does, login satisfied
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 200.0
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -404,10 +407,6 @@ def cases(facts: dict[str, Any], client: Any, trials: int) -> list[tuple[str, st
 def run_backend(
     kind: str, trials: int, events: int, args: argparse.Namespace, workdir: Path
 ) -> dict[str, float]:
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-    from trialwatch_ui.app import URL_PREFIX, create_app, require_user
-
     keep = f"{trials}x{events}" if args.keep else None
     backend = Backend(kind, args.pg_url, Path(args.keep) if args.keep else workdir, keep)
     facts_file = Path(args.keep or workdir) / f"{kind}-{trials}x{events}.json"
@@ -430,12 +429,8 @@ def run_backend(
             f"[{kind} {trials} trials] {facts['versions']} versions, {facts['events']} events, "
             f"{facts['findings']} open findings; {how}; store {backend.size_mb(store):.0f} MB"
         )
-        app = create_app(store)
-        app.dependency_overrides[require_user] = lambda: None
-        server = FastAPI()
-        server.mount(URL_PREFIX, app)
         p95s: dict[str, float] = {}
-        with TestClient(server, base_url=f"http://testserver{URL_PREFIX}/") as client:
+        with ui_client(store) as client:
             print(f"  {'request':<44} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>8} {'n':>3}")
             for label, path, params in cases(facts, client, trials):
                 cpu = time.process_time()
