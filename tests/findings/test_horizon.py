@@ -3,39 +3,13 @@ findings word for word, so a daily sync can skip the records whose findings cann
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from trialwatch.findings import _span, _span_changes, evaluate, evaluate_until
 
-from .records import SAMPLES, load, status
-
-
-def _sample_studies() -> list[dict[str, Any]]:
-    studies = []
-    for path in sorted(SAMPLES.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        studies += data.get("studies", [data]) if isinstance(data, dict) else []
-    return [s for s in studies if isinstance(s, dict) and "protocolSection" in s]
-
-
-def _edited() -> list[dict[str, Any]]:
-    """Real records moved into the states whose findings depend on the date."""
-    recruiting = load("study_NCT03418623.json")
-    status(recruiting).update(overallStatus="RECRUITING", statusVerifiedDate="2023-02")
-    status(recruiting)["primaryCompletionDateStruct"] = {"date": "2024-01-31", "type": "ESTIMATED"}
-    status(recruiting)["completionDateStruct"] = {"date": "2024-12", "type": "ESTIMATED"}
-    not_started = load("study_NCT03418623.json")
-    status(not_started).update(overallStatus="NOT_YET_RECRUITING", statusVerifiedDate="2024-05-31")
-    status(not_started)["startDateStruct"] = {"date": "2024-02", "type": "ESTIMATED"}
-    ahead = load("study_NCT03418623.json")
-    status(ahead)["completionDateStruct"] = {"date": "2025-06-15", "type": "ACTUAL"}
-    return [recruiting, not_started, ahead]
-
-
-AS_OF = [date(2008, 1, 1) + timedelta(days=397 * n + 13 * n * n) for n in range(14)]
+from .records import AS_OF, dated_states, load, sample_studies, status
 
 
 def _days_to_check(as_of: date, until: date | None) -> list[date]:
@@ -51,7 +25,7 @@ def _days_to_check(as_of: date, until: date | None) -> list[date]:
 
 @pytest.mark.parametrize(
     "study",
-    _sample_studies() + _edited(),
+    sample_studies() + dated_states(),
     ids=lambda s: s["protocolSection"]["identificationModule"]["nctId"],
 )
 def test_findings_do_not_move_before_the_horizon(study: dict[str, Any]) -> None:
@@ -64,7 +38,7 @@ def test_findings_do_not_move_before_the_horizon(study: dict[str, Any]) -> None:
 
 
 def test_a_horizon_is_the_next_deadline_or_the_next_change_of_wording() -> None:
-    study = _edited()[0]  # RECRUITING, primary completion 2024-01-31, verified 2023-02
+    study = dated_states()[0]  # RECRUITING, primary completion 2024-01-31, verified 2023-02
     found, until = evaluate_until(study, as_of=date(2024, 1, 10))
     assert found == [] and until == date(2024, 2, 1)  # the completion date passes on 2024-02-01
     found, until = evaluate_until(study, as_of=date(2024, 2, 10))

@@ -9,10 +9,9 @@ from trialwatch.findings import evaluate_until
 from trialwatch.store.codec import encode_record
 from trialwatch.store.findings import findings_view
 
-from .records import load, status
-from .test_horizon import AS_OF, _edited, _sample_studies
+from .records import AS_OF, dated_states, load, sample_studies, status
 
-STUDIES = _sample_studies() + _edited()
+STUDIES = sample_studies() + dated_states()
 
 
 @pytest.mark.parametrize(
