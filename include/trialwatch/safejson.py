@@ -54,7 +54,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: in
     try:
         with _collector_paused():
             data = _DECODER.decode(raw)
-    except (msgspec.MsgspecError, RecursionError):
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
         data = _NOT_VOUCHED  # not JSON, NaN, out of range, a BOM, ...: the strict path says which
     if (
         data is not _NOT_VOUCHED

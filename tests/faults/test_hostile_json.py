@@ -47,6 +47,8 @@ HOSTILE = {
     "minus_infinity": (with_count("-Infinity"), "-Infinity is not a JSON value"),
     "overflow": (with_count("1e999"), "the number 1e999 is out of range"),
     "not_utf8": (b"\xff\xfe{}", "not UTF-8"),
+    # Valid structure, one text's bytes not UTF-8: the fast parser raised its own error here.
+    "not_utf8_in_a_text": (with_count('"x"').encode().replace(b'"x"', b'"\xe9"', 1), "not UTF-8"),
 }
 
 
