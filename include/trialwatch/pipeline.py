@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from trialwatch.diff import (
 from trialwatch.registry.client import CtgovClient, updated_since
 from trialwatch.registry.errors import HistoryUnavailable, RegistryError, SearchCutOff
 from trialwatch.registry.history import HistoryAdapter, place_by_date
+from trialwatch.registry.served import ServedStudy, as_dict
 from trialwatch.store import Store, plans
 from trialwatch.store import backfill as backfill_queue
 from trialwatch.store import findings as stored_findings
@@ -755,7 +756,7 @@ def _version_chain(
 
 def record_study(
     store: Store,
-    study: dict[str, Any],
+    fetched: Mapping[str, Any],
     *,
     history: HistoryAdapter | None,
     data_timestamp: str | None,
@@ -770,6 +771,7 @@ def record_study(
     backfill queue (``history_depth`` of them, None for all, 0 for none).
     """
     summary = BatchSummary(fetched=1)
+    study = as_dict(fetched)
     nct_id = records.check_study(study)
     # Each version is put in canonical form once: for its hash and, if it changed, for the diff.
     new_canonical = canonical if canonical is not None else records.canonical_form(study)
@@ -921,23 +923,30 @@ class BatchGate:
 
 
 def gate_batch(
-    studies: dict[str, dict[str, Any]], state: dict[str, repo.Stored], *, use_history: bool
+    studies: Mapping[str, Mapping[str, Any]], state: dict[str, repo.Stored], *, use_history: bool
 ) -> BatchGate:
     """Sort fetched records against the stored state (``repo.gate_state``), without touching the store.
 
-    The quick hash settles most records; the canonical form is made only where it differs, and not at
-    all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
+    The quick hash settles most records, from the bytes as served where the fetch kept them
+    (``ServedStudy``: such a record is never decoded); the canonical form is made only where it
+    differs, and not at all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
     """
     gate = BatchGate()
-    for nct_id, study in studies.items():
+    for nct_id, fetched in studies.items():
         try:
-            records.check_study(study)
-            quick = records.quick_hash(study)
+            if isinstance(fetched, ServedStudy):
+                quick = fetched.quick_hash()
+            else:
+                records.check_study(fetched)
+                quick = records.quick_hash(fetched)  # type: ignore[arg-type]
             stored = state.get(nct_id)
             current = stored.current_hash if stored is not None and stored.current_version_id else None
             if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
                 gate.unchanged[nct_id] = (current, None)  # its quick hash is stored already
                 continue
+            study = as_dict(fetched)
+            if study is not fetched:
+                records.check_study(study)
             if current is None and not use_history:
                 version = repo.NewVersion(
                     study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick

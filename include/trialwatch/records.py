@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -635,31 +636,45 @@ def hash_canonical(canonical: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# The noise a fast hash can drop without walking the record: whole top-level sections and the
-# statusModule's bookkeeping dates, taken from NOISE_PATHS so the two never disagree.
+# The quick hash reads a record's top-level members as served, in the registry's order, and leaves
+# out only derivedSection: all noise, and where the versionHolder every data build moves lives.
+# Reading whole members lets it work on the bytes of a page without decoding them (registry.served).
 _ENCODE = msgspec.json.Encoder().encode
-_QUICK_TOP_NOISE = frozenset(path for path in NOISE_PATHS if "." not in path)
-_STATUS_PREFIX = "protocolSection.statusModule."
-_QUICK_STATUS_NOISE = frozenset(
-    path.removeprefix(_STATUS_PREFIX)
-    for path in NOISE_PATHS
-    if path.startswith(_STATUS_PREFIX) and "." not in path.removeprefix(_STATUS_PREFIX)
-)
+QUICK_MEMBERS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "hasResults")
+_QUICK_LEFT_OUT = frozenset(path for path in NOISE_PATHS if "." not in path)
+_QUICK_KNOWN = frozenset(QUICK_MEMBERS) | _QUICK_LEFT_OUT
+_QUICK_KEYS = {key: _ENCODE(key) + b":" for key in QUICK_MEMBERS}
+
+
+def quick_hash_of_members(members: Iterable[tuple[bytes, bytes | memoryview]]) -> str:
+    """SHA-256 over (encoded key + ``:``, JSON value) pairs: each JSON value ends itself, so two
+    different sequences never feed the same bytes."""
+    digest = hashlib.sha256()
+    for key, value in members:
+        digest.update(key)
+        digest.update(value)
+    return digest.hexdigest()
+
+
+def quick_member_key(key: str) -> bytes:
+    return _QUICK_KEYS.get(key) or _ENCODE(key) + b":"
 
 
 def quick_hash(study: dict[str, Any]) -> str:
-    """SHA-256 of the record as served (msgspec's compact JSON), less the noise of every data build.
+    """A hash of the record as served (compact JSON), less derivedSection.
 
-    Much cheaper than the canonical form. It drops only noise paths, and the encoding tells apart any
-    two JSON values, so two records with the same quick hash have the same ``content_hash``; different
-    quick hashes say nothing (compare canonically).
+    Much cheaper than the canonical form. It drops only noise, and the encoding tells apart any two
+    JSON values, so two records with the same quick hash have the same ``content_hash``; different
+    quick hashes say nothing (compare canonically). For compact UTF-8 bytes as the registry serves
+    them it equals ``registry.served``'s hash of the same bytes, which never decodes them.
     """
-    kept = {key: value for key, value in study.items() if key not in _QUICK_TOP_NOISE}
-    protocol = kept.get("protocolSection")
-    if isinstance(protocol, dict) and isinstance(protocol.get("statusModule"), dict):
-        status = {k: v for k, v in protocol["statusModule"].items() if k not in _QUICK_STATUS_NOISE}
-        kept["protocolSection"] = {**protocol, "statusModule": status}
-    return hashlib.sha256(_ENCODE(kept)).hexdigest()
+    members = [(_QUICK_KEYS[key], _ENCODE(study[key])) for key in QUICK_MEMBERS if key in study]
+    members += [
+        (quick_member_key(key), _ENCODE(value))
+        for key, value in sorted(study.items())
+        if key not in _QUICK_KNOWN
+    ]
+    return quick_hash_of_members(members)
 
 
 def content_hash(study: dict[str, Any]) -> str:

@@ -52,7 +52,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: in
     """
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     try:
-        with _collector_paused():
+        with collector_paused():
             data = _DECODER.decode(raw)
     except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
         data = _NOT_VOUCHED  # not JSON, NaN, out of range, a BOM, ...: the strict path says which
@@ -65,8 +65,32 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: in
     return _strict_loads(text, max_depth=max_depth, max_number_chars=max_number_chars)
 
 
+def loads_typed(
+    raw: bytes,
+    decoder: msgspec.json.Decoder,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_number_chars: int = MAX_NUMBER_CHARS,
+) -> Any:
+    """``raw`` decoded by a typed msgspec decoder, under the depth and number-length checks of ``loads``;
+    None where it does not fit the type or the checks do not vouch for it (``loads`` then parses it, or
+    names the problem).
+
+    What a typed decode skips over (``msgspec.Raw``) it does not read: a number out of range or bytes
+    that are not UTF-8 there show only when that part is decoded (``loads`` then names the problem).
+    """
+    try:
+        with collector_paused():
+            data = decoder.decode(raw)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    if _deeper_than(raw, max_depth) or _may_hold_long_number(raw, max_number_chars):
+        return None
+    return data
+
+
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No garbage collection while a page becomes objects: a decode allocates only what it keeps,
     and collections of a heap that grows by megabytes cost more than the decode."""
     enabled = gc.isenabled()

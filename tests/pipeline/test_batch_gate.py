@@ -33,9 +33,12 @@ def test_quick_hash_ignores_build_bookkeeping_and_sees_edits() -> None:
     assert records.quick_hash(old) == records.quick_hash(new)
     assert records.content_hash(old) == records.content_hash(new)
 
+    # It reads protocolSection whole: a repost with only its bookkeeping dates moved misses the fast
+    # path, and the canonical form then finds the content unchanged.
     reposted = copy.deepcopy(old)
     reposted["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2030-01-01"}
-    assert records.quick_hash(reposted) == records.quick_hash(old)
+    assert records.quick_hash(reposted) != records.quick_hash(old)
+    assert records.content_hash(reposted) == records.content_hash(old)
 
     edited = copy.deepcopy(old)
     edited["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"

@@ -46,6 +46,7 @@ from trialwatch.registry.errors import (
     StudyNotFound,
     WrongStudyReturned,
 )
+from trialwatch.registry.served import ServedStudy, page_of_served
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ class StudyFetch:
 class FetchResult:
     """Outcome of fetching many ids: nothing requested is silently lost, each id lands somewhere."""
 
-    studies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Records from filter.ids pages are ServedStudy (read-only mappings decoded on first use).
+    studies: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -292,7 +294,8 @@ class CtgovClient:
         fields: str | None = None,
         page_size: int = 1000,
         max_results: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+        served: bool = False,
+    ) -> Iterator[Mapping[str, Any]]:
         """Every study ``/studies`` answers for ``params``, page by page, each nctId once.
 
         Later pages repeat the first request's parameters exactly (the API rejects anything else)
@@ -300,6 +303,7 @@ class CtgovClient:
         a page is exactly full, even when nothing follows. Paging that would never end raises
         ``SearchCutOff`` after what came before was yielded: a token handed out again (A, B, A…),
         a page with no study not seen already, or more than ``max_pages`` pages.
+        ``served``: yield full records as ``ServedStudy`` (see ``registry.served``) where the page allows.
         """
         if "pageToken" in params:
             raise ValueError("search() manages pageToken itself; do not pass it in params")
@@ -319,7 +323,7 @@ class CtgovClient:
             if token:
                 request["pageToken"] = token
                 used_tokens.add(token)
-            answer = self._get_json("/studies", request)
+            answer = self._get_json("/studies", request, served=served)
             data = answer.data
             if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
                 raise RegistryError(f"unexpected answer from {answer.url}: no 'studies' list")
@@ -414,7 +418,9 @@ class CtgovClient:
 
     def _fetch_batch(self, batch: list[str], result: FetchResult) -> None:
         try:
-            answered = list(self.search({"filter.ids": "|".join(batch)}, page_size=MAX_PAGE_SIZE))
+            answered = list(
+                self.search({"filter.ids": "|".join(batch)}, page_size=MAX_PAGE_SIZE, served=True)
+            )
         except (RegistryHTTPError, ResponseTooLarge, MalformedResponse) as exc:
             if isinstance(exc, RegistryHTTPError) and exc.status != 400:
                 for nct_id in batch:
@@ -441,7 +447,8 @@ class CtgovClient:
             if canonical not in asked and not aliases:
                 log.warning("filter.ids answer held %s, which was not asked for; ignored", canonical)
                 continue
-            size = len(_compact_json(study))  # as the registry sends it: compact UTF-8
+            # as the registry sends it: compact UTF-8
+            size = study.size if isinstance(study, ServedStudy) else len(_compact_json(study))
             if size > self.max_record_bytes:
                 for nct_id in {canonical, *aliases} & asked:
                     result.errors[nct_id] = (
@@ -488,8 +495,12 @@ class CtgovClient:
         params: Mapping[str, str] | None = None,
         *,
         one_record: bool = False,
+        served: bool = False,
     ) -> _JSONAnswer:
-        """The parsed answer; ``one_record`` holds it to ``max_record_bytes`` instead of ``max_page_bytes``."""
+        """The parsed answer; ``one_record`` holds it to ``max_record_bytes`` instead of ``max_page_bytes``.
+
+        ``served``: a ``/studies`` page with its studies as ``ServedStudy`` where it has their shape.
+        """
         url = self._url(path_or_url)
         attempt = 0
         while True:
@@ -499,6 +510,8 @@ class CtgovClient:
                 else ("max_page_bytes", self.max_page_bytes)
             )
             answer = self._send(url, params, limit)
+            if served and (page := page_of_served(answer.body)) is not None:
+                return _JSONAnswer(url=answer.url, data=page, redirected=answer.redirected)
             try:
                 data = safejson.loads(answer.body)
             except safejson.NotJSON:
@@ -712,8 +725,10 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _aliases(study: dict[str, Any]) -> set[str]:
+def _aliases(study: Mapping[str, Any]) -> set[str]:
     """The old ids the record itself lists as its aliases (``identificationModule.nctIdAliases``)."""
+    if isinstance(study, ServedStudy):
+        return set(study.aliases)
     ident = study.get("protocolSection", {}).get("identificationModule", {})
     aliases = ident.get("nctIdAliases") if isinstance(ident, dict) else None
     if not isinstance(aliases, list):
@@ -736,6 +751,8 @@ def _is_alias(requested: str, canonical: str, answer: _JSONAnswer) -> bool:
 
 
 def _nct_id_or_none(study: Any) -> str | None:
+    if isinstance(study, ServedStudy):
+        return study.nct_id
     try:
         return nct_id_of(study)
     except MalformedRecord:

@@ -1,0 +1,127 @@
+"""Records kept as served (registry.served): the quick hash from bytes, decoding on first use."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from trialwatch import records, settings
+from trialwatch.pipeline import gate_batch
+from trialwatch.records import MalformedRecord
+from trialwatch.registry.served import ServedStudy, page_of_served
+from trialwatch.store import repository as repo
+
+SAMPLES = settings.PACKAGE_DIR / "replay" / "data" / "samples"
+STUDY_FILES = sorted(SAMPLES.glob("study_*.json"))
+
+
+def _study(name: str) -> dict[str, Any]:
+    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+
+
+def _compact(value: Any) -> bytes:
+    # As the registry sends a page: compact, UTF-8 as it is.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _served(*studies: dict[str, Any], **page: Any) -> dict[str, Any]:
+    data = page_of_served(_compact({"studies": list(studies), **page}))
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=[p.name for p in STUDY_FILES])
+def test_every_sample_reads_back_whole_with_the_same_quick_hash(path: Any) -> None:
+    study = json.loads(path.read_text(encoding="utf-8"))
+    (served,) = _served(study)["studies"]
+    assert isinstance(served, ServedStudy)
+    assert served.nct_id == study["protocolSection"]["identificationModule"]["nctId"]
+    assert served.size == len(_compact(study))
+    assert served.quick_hash() == records.quick_hash(study)  # before decoding: from the bytes
+    assert served.study == study and dict(served) == study
+    assert list(served) == list(study)  # the registry's member order
+
+
+def test_two_builds_of_one_version_hash_alike_and_an_edit_does_not() -> None:
+    # The two real files of NCT02552212 differ only in derivedSection (versionHolder).
+    old = _study("study_NCT02552212__vh2023-12-12.json")
+    new = _study("study_NCT02552212__vh2024-01-03.json")
+    assert old["derivedSection"] != new["derivedSection"]
+    (a,), (b,) = _served(old)["studies"], _served(new)["studies"]
+    assert a.quick_hash() == b.quick_hash()
+    edited = json.loads(json.dumps(old))
+    edited["protocolSection"]["statusModule"]["overallStatus"] = "SUSPENDED"
+    (c,) = _served(edited)["studies"]
+    assert c.quick_hash() != a.quick_hash()
+    moved = dict(old, hasResults=not old["hasResults"])
+    (d,) = _served(moved)["studies"]
+    assert d.quick_hash() != a.quick_hash()
+
+
+def test_the_page_keeps_its_token_count_aliases_and_ids() -> None:
+    study = _study("study_NCT02552212__vh2024-01-03.json")
+    study["protocolSection"]["identificationModule"]["nctIdAliases"] = ["nct00000101 "]
+    page = _served(study, nextPageToken="abc", totalCount=7)
+    assert (page["nextPageToken"], page["totalCount"]) == ("abc", 7)
+    (served,) = page["studies"]
+    assert (served.nct_id, served.aliases) == ("NCT02552212", frozenset({"NCT00000101"}))
+
+
+def test_a_study_without_a_readable_id_has_none() -> None:
+    no_id = {"protocolSection": {"identificationModule": {"briefTitle": "x"}}}
+    bad_id = {"protocolSection": {"identificationModule": {"nctId": "12"}}}
+    not_object = {"protocolSection": [1, 2]}
+    assert [s.nct_id for s in _served(no_id, bad_id, not_object)["studies"]] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"studies":[{"protocolSection":{},"newSection":{}}]}',  # the quick hash must see every member
+        b'{"studies":[{"protocolSection":{"x":NaN}}]}',
+        b'{"studies":[],"nextPageToken":5}',
+        b"<html>busy</html>",
+        b'{"studies":[{"protocolSection":' + b"[" * 70 + b"]" * 70 + b"}]}",
+    ],
+    ids=["unknown member", "nan", "token not a string", "html", "too deep"],
+)
+def test_pages_the_fast_path_does_not_vouch_for_go_the_ordinary_way(body: bytes) -> None:
+    assert page_of_served(body) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(b"1e999", "the number 1e999 is out of range"), (b'"\xff"', "not UTF-8")],
+    ids=["overflow", "not utf-8"],
+)
+def test_what_the_page_checks_cannot_see_names_the_record_when_read(value: bytes, reason: str) -> None:
+    # A typed decode skips over the members without reading numbers or checking texts' bytes.
+    body = b'{"studies":[{"protocolSection":{"identificationModule":{"nctId":"NCT00000102"}},"resultsSection":{"x":%s}}]}'
+    page = page_of_served(body % value)
+    assert page is not None
+    (served,) = page["studies"]
+    assert served.nct_id == "NCT00000102"
+    with pytest.raises(MalformedRecord, match=f"NCT00000102: resultsSection: .*{reason}"):
+        _ = served.study
+    gate = gate_batch({"NCT00000102": served}, {}, use_history=False)  # a new trial: it must be read
+    ((failure),) = gate.failures
+    assert failure["nct_id"] == "NCT00000102" and reason in failure["error"]
+    assert not (gate.writes or gate.prepared or gate.unchanged)
+
+
+def test_the_gate_never_decodes_a_record_whose_quick_hash_is_stored() -> None:
+    old = _study("study_NCT02552212__vh2023-12-12.json")
+    new = _study("study_NCT02552212__vh2024-01-03.json")
+    (served,) = _served(new)["studies"]
+    state = {"NCT02552212": repo.Stored(1, records.content_hash(old), records.quick_hash(old))}
+    gate = gate_batch({"NCT02552212": served}, state, use_history=False)
+    assert gate.unchanged == {"NCT02552212": (records.content_hash(old), None)}
+    assert served._study is None  # never decoded
+
+    edited = json.loads(json.dumps(new))
+    edited["protocolSection"]["statusModule"]["overallStatus"] = "SUSPENDED"
+    (changed,) = _served(edited)["studies"]
+    gate = gate_batch({"NCT02552212": changed}, state, use_history=False)
+    assert list(gate.changed) == ["NCT02552212"] and changed._study is not None
+    assert gate.changed["NCT02552212"][0] == edited
