@@ -145,3 +145,24 @@ def test_old_blind_masking_counts_the_roles_it_names() -> None:
     assert old is not None and old["masking"] == "QUADRUPLE"
     assert masking("Double Blind (Subject, Investigator)") == masking("Double (Participant, Investigator)")
     assert masking("Double Blind") == {"masking": "DOUBLE"}
+
+
+def test_a_record_rewrapped_and_reworded_by_the_registry_reads_the_same() -> None:
+    # NCT01174550, one registry version downloaded in January and October 2017: masking "Open Label"
+    # became "None (Open Label)", two criteria were re-wrapped, the new date names appeared
+    old, new = capture_study("NCT01174550__2017-01-18.xml"), capture_study("NCT01174550__2017-10-20.xml")
+    assert "lastUpdatePostDateStruct" not in old["protocolSection"]["statusModule"]
+    assert new["protocolSection"]["statusModule"].pop("lastUpdatePostDateStruct") == {
+        "date": "2016-02-29",
+        "type": "ESTIMATED",
+    }
+    assert old == new
+    design = old["protocolSection"]["designModule"]
+    assert design["designInfo"]["maskingInfo"] == {"masking": "NONE"}
+    assert design["enrollmentInfo"] == {"count": 10003, "type": "ACTUAL"}
+    assert len(old["protocolSection"]["outcomesModule"]["secondaryOutcomes"]) == 11
+    criteria = old["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
+    assert (
+        "women age ≥50 years with increased probability of coronary artery disease (CAD) due to either"
+        in criteria
+    )
