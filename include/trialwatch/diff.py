@@ -142,16 +142,16 @@ class _Events:
             self.members[id(event)] = member
         return event
 
-    def fold_type_change(self, type_old: Any, type_new: Any) -> None:
+    def fold_type_change(self, type_old: Any, type_new: Any, *, raises: bool = True) -> None:
         """Fold a date's or an enrollment's type change into the value event just added.
 
         A reader wants "12 → 6, ESTIMATED → ACTUAL" as one change, not two; the event keeps the
-        higher of the two severities and the types in ``extra``.
+        higher of the two severities (unless ``raises`` is false) and the types in ``extra``.
         """
         value_event = self.items[-2]
         type_event = self.items.pop()
         value_event.detail = "; ".join(part for part in (value_event.detail, type_event.detail) if part)
-        if SEVERITY_RANK[type_event.severity] > SEVERITY_RANK[value_event.severity]:
+        if raises and SEVERITY_RANK[type_event.severity] > SEVERITY_RANK[value_event.severity]:
             value_event.severity = type_event.severity
         value_event.extra = {**value_event.extra, "type": {"old": type_old, "new": type_new}}
 
@@ -733,13 +733,17 @@ def _diff_date_struct(out: _Events, path: str, old: dict[str, Any], new: dict[st
             out.add(f"{path}.date", date_old, date_new, detail=f"{kind} ({date_type})" if date_type else kind)
             return
     # The registry prints or omits the type of an unchanged old date between fetches (a start date
-    # "ACTUAL" one year, without type the next): only a type that moves between two values is news.
-    if date_old != date_new or (old.get("type") and new.get("type")):
-        _diff_type(out, path, old, new, folds=date_old != date_new)
+    # "ACTUAL" one year, without type the next): only a type that moves between two values is news,
+    # so a type merely printed with a date also stated more precisely does not raise that event.
+    both_typed = bool(old.get("type") and new.get("type"))
+    if date_old != date_new or both_typed:
+        _diff_type(out, path, old, new, folds=date_old != date_new, raises=both_typed)
     _diff_fields(out, path, old, new, skip=("date", "type"))
 
 
-def _diff_type(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any], *, folds: bool) -> None:
+def _diff_type(
+    out: _Events, path: str, old: dict[str, Any], new: dict[str, Any], *, folds: bool, raises: bool = True
+) -> None:
     """The ESTIMATED/ACTUAL type of a date or an enrollment; part of the value's event when both moved."""
     type_old, type_new = old.get("type"), new.get("type")
     if type_old == type_new:
@@ -748,7 +752,7 @@ def _diff_type(out: _Events, path: str, old: dict[str, Any], new: dict[str, Any]
         f"{path}.type", type_old, type_new, detail=f"{type_old or 'not stated'} → {type_new or 'not stated'}"
     )
     if folds:
-        out.fold_type_change(type_old, type_new)
+        out.fold_type_change(type_old, type_new, raises=raises)
 
 
 def _partial_date(text: str) -> tuple[date, int] | None:

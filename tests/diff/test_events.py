@@ -193,6 +193,34 @@ def test_partial_dates_compare_at_the_coarser_precision() -> None:
     ]
 
 
+def test_a_type_printed_with_a_date_stated_more_precisely_stays_info() -> None:
+    # NCT02970669: start "December 2016" without type (the registry's layout before 2017), then
+    # "December 16, 2016" typed ACTUAL; a type that moves between two values still counts.
+    old, new = changed(FL)
+    protocol(old)["statusModule"]["startDateStruct"] = {"date": "2020-04"}
+    protocol(new)["statusModule"]["startDateStruct"] = {"date": "2020-04-22", "type": "ACTUAL"}
+    protocol(old)["statusModule"]["completionDateStruct"] = {"date": "2024-09", "type": "ESTIMATED"}
+    protocol(new)["statusModule"]["completionDateStruct"] = {"date": "2024-09-17", "type": "ACTUAL"}
+    assert facts(diff_studies(old, new)) == [
+        (
+            "dates",
+            "Completion date",
+            "2024-09",
+            "2024-09-17",
+            "minor",
+            "same period, stated more precisely; ESTIMATED → ACTUAL",
+        ),
+        (
+            "dates",
+            "Start date",
+            "2020-04",
+            "2020-04-22",
+            "info",
+            "same period, stated more precisely; not stated → ACTUAL",
+        ),
+    ]
+
+
 def test_start_date_move_is_minor() -> None:
     old, new = changed(FL)
     protocol(new)["statusModule"]["startDateStruct"]["date"] = "2020-06-22"
