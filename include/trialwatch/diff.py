@@ -1008,6 +1008,7 @@ def _diff_criteria(out: _Events, path: str, old: dict[str, list[str]], new: dict
             continue
         removed = list((Counter(items_old) - Counter(items_new)).elements())
         added = list((Counter(items_new) - Counter(items_old)).elements())
+        removed, added = _drop_relisted(removed, added)
         edited, removed, added = _pair_similar(removed, added, str)
         section_path = f"{path}.{section}"
         extra = {"section": section}
@@ -1017,6 +1018,25 @@ def _diff_criteria(out: _Events, path: str, old: dict[str, list[str]], new: dict
             out.add(section_path, item, None, detail="criterion removed", extra=extra)
         for item in added:
             out.add(section_path, None, item, detail="criterion added", extra=extra)
+
+
+# What closes a list item: "...or higher." becomes "...or higher;" when items are appended after it.
+_ITEM_CLOSERS = " .;,"
+
+
+def _drop_relisted(removed: list[str], added: list[str]) -> tuple[list[str], list[str]]:
+    """Removed and added criteria that differ only in their closing punctuation: the same criterion."""
+    waiting: dict[str, list[str]] = {}
+    for item in added:
+        waiting.setdefault(item.rstrip(_ITEM_CLOSERS), []).append(item)
+    kept = []
+    for item in removed:
+        twins = waiting.get(item.rstrip(_ITEM_CLOSERS))
+        if twins:
+            twins.pop()
+        else:
+            kept.append(item)
+    return kept, [item for items in waiting.values() for item in items]
 
 
 def _criteria_words(criteria: dict[str, list[str]]) -> list[str]:

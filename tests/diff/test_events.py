@@ -345,6 +345,38 @@ def test_one_inclusion_criterion_changed() -> None:
     ]
 
 
+def test_a_criterion_that_only_changes_its_closing_punctuation_is_the_same() -> None:
+    # NCT03204344 (2017 → 2018): exclusion item 4 ended "or higher." and, with items 5 and 6
+    # appended after it, "or higher;"
+    old, new = changed(FL)
+    criteria = protocol(old)["eligibilityModule"]["eligibilityCriteria"]
+
+    def with_last_items(*tail: str) -> str:
+        return criteria.replace("other than follicular lymphoma", "\n".join(tail))
+
+    protocol(old)["eligibilityModule"]["eligibilityCriteria"] = with_last_items(
+        "other than follicular lymphoma."
+    )
+    protocol(new)["eligibilityModule"]["eligibilityCriteria"] = with_last_items(
+        "other than follicular lymphoma;", "14. Pregnant or breastfeeding"
+    )
+    added = (
+        "eligibility",
+        "Exclusion criteria",
+        None,
+        "Pregnant or breastfeeding",
+        "minor",
+        "criterion added",
+    )
+    assert facts(diff_studies(old, new)) == [added]
+    assert [e.detail for e in diff_studies(new, old)] == ["criterion removed"]
+    # a closing word is content: "..., or" joins the next criterion
+    protocol(old)["eligibilityModule"]["eligibilityCriteria"] = with_last_items(
+        "other than follicular lymphoma, or"
+    )
+    assert sorted(e.detail for e in diff_studies(old, new)) == ["criterion added", "criterion changed"]
+
+
 def test_exclusion_criterion_added_and_renumbering_is_not_a_change() -> None:
     old, new = changed(FL)
     eligibility = protocol(new)["eligibilityModule"]
