@@ -13,7 +13,8 @@ both captures of a pair, so a difference in its output is a difference in the re
   paragraph are joined with one space, as API v2 returns them;
 - ``phase`` "N/A" → ``phases: ["NA"]``; masking "Single Blind (Subject)" (the vocabulary before
   2017) and "Single (Participant)" both → ``SINGLE`` with ``whoMasked: ["PARTICIPANT"]``; a masking
-  that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``); in the
+  that only lists the roles (2017: "Participant, Care Provider") counts them (``DOUBLE``); "No
+  masking" (August 2017), "Open Label" and "None (Open Label)" are all ``NONE``; in the
   old vocabulary the count is the number of roles named ("Double Blind (Subject, Caregiver,
   Investigator, Outcomes Assessor)" → ``QUADRUPLE``, as the registry re-wrote it in 2017);
 - an arm's ``interventionNames`` are "Type: name" of the interventions that list the arm;
@@ -42,6 +43,7 @@ MASKING_ROLES = {
     "outcomes assessor": "OUTCOMES_ASSESSOR",
 }
 MASKING_COUNT = {"none": "NONE", "open label": "NONE", "single": "SINGLE", "double": "DOUBLE"}
+MASKING_COUNT |= {"no masking": "NONE"}  # the registry's wording in August 2017 (NCT01341288)
 MASKING_COUNT |= {"triple": "TRIPLE", "quadruple": "QUADRUPLE"}
 MASKING_BY_ROLES = {1: "SINGLE", 2: "DOUBLE", 3: "TRIPLE", 4: "QUADRUPLE"}  # roles listed without a count
 INTERVENTION_MODEL = {"Single Group Assignment": "SINGLE_GROUP"}

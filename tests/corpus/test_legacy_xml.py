@@ -36,6 +36,8 @@ def test_dates_and_masking_vocabularies() -> None:
     assert masking("Single Blind (Subject)") == masking("Single (Participant)")
     assert masking("Single (Participant)") == {"masking": "SINGLE", "whoMasked": ["PARTICIPANT"]}
     assert masking("None (Open Label)") == {"masking": "NONE"}
+    # three spellings of an unmasked design: NCT01339988 and NCT01341288 in August 2017, then October 2017
+    assert masking("Open Label") == masking("No masking") == masking("None (Open Label)")
 
 
 def test_a_withdrawn_record_reads_as_the_xml_says() -> None:
