@@ -433,6 +433,7 @@ _ENTRIES: tuple[tuple[str, str, str, str | SeverityRule], ...] = (
     # design and enrollment
     (f"{DM}.studyType", "design", "Study type", "major"),
     (f"{DM}.phases", "design", "Phase", "major"),
+    (f"{DM}.designInfo", "design", "Study design", "minor"),
     (f"{DM}.designInfo.allocation", "design", "Allocation", "minor"),
     (f"{DM}.designInfo.interventionModel", "design", "Intervention model", "minor"),
     (f"{DM}.designInfo.interventionModelDescription", "design", "Intervention model description", "info"),

@@ -71,6 +71,7 @@ class _Member:
     group: tuple[Any, ...]  # events with equal groups aggregate; a last text ends the detail
     noun: str  # plural, for "221 sites"
     change: str = ""  # "old → new" of this element, listed when the group's values differ
+    within: str = ""  # members are fields of this object, stated or dropped whole: its path names the event
 
 
 def _change_text(old: Any, new: Any) -> str:
@@ -390,11 +391,11 @@ def _aggregate(events: list[ChangeEvent], members: dict[int, _Member]) -> list[C
         ]
         merged = ChangeEvent(
             category=event.category,
-            field=event.field,
+            field=catalog.lookup(member.within).label if member.within else event.field,
             old=event.old if len(olds) == 1 else noun,
             new=event.new if len(news) == 1 else noun,
             severity=highest,
-            path=event.path,
+            path=member.within or event.path,
             detail=f"{noun} {member.group[-1]}".strip() if isinstance(member.group[-1], str) else noun,
             extra={"count": count, "members": lines},
         )
@@ -541,9 +542,28 @@ def _diff_fields(
     detail: str = "",
 ) -> None:
     skipped = set(skip)
+    first = len(out.items)
     for key in _keys(old, new):
         if key not in skipped and old.get(key) != new.get(key):
             _diff_value(out, f"{path}.{key}", old.get(key), new.get(key), detail)
+    if bool(old) != bool(new):
+        _join_whole_object(out, path, out.items[first:], "added" if new else "removed")
+
+
+def _join_whole_object(out: _Events, path: str, events: list[ChangeEvent], kind: str) -> None:
+    """Fields of an object stated (or dropped) whole aggregate per category and severity.
+
+    A record the registry withheld and then published states its design, eligibility and
+    description modules at once: "3 fields added" with the fields as members reads in one row
+    where the fields one by one would take a screen. Items of lists keep their own grouping.
+    """
+    for event in events:
+        member = out.members.get(id(event))
+        if member is not None and not member.within:
+            continue  # a site, outcome or list item: already grouped with its kind
+        group = (path, event.category, event.severity, kind)
+        change = _change_text(event.old, event.new)
+        out.members[id(event)] = _Member(event.field, group, "fields", change, within=path)
 
 
 def _diff_plain_list(

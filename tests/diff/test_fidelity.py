@@ -158,6 +158,33 @@ def test_two_sites_with_the_same_change_aggregate_and_one_does_not() -> None:
     )
 
 
+def test_fields_of_an_object_stated_whole_aggregate_per_severity() -> None:
+    # a withheld record made public states its design, description and conditions at once
+    new = load(CLL)
+    old = copy.deepcopy(new)
+    del protocol(old)["designModule"]["designInfo"]
+    del protocol(old)["descriptionModule"], protocol(old)["conditionsModule"]
+    events = diff_studies(old, new)
+    assert [(e.category, e.field, e.severity, e.count) for e in events] == [
+        ("design", "Conditions", "minor", 1),  # alone in its severity: an event of its own
+        ("design", "Study design", "minor", 4),
+        ("design", "Keywords", "info", 1),
+        ("other", "Description", "info", 2),
+    ]
+    assert sorted(events[1].members) == [
+        "Allocation: — → NA",
+        "Intervention model: — → SINGLE_GROUP",
+        "Masking: — → NONE",
+        "Primary purpose: — → TREATMENT",
+    ]
+    assert events[1].path == "protocolSection.designModule.designInfo"
+    dropped = diff_studies(new, old)
+    assert [(e.field, e.count, e.detail) for e in dropped if e.count > 1] == [
+        ("Study design", 4, "4 fields removed"),
+        ("Description", 2, "2 fields removed"),
+    ]
+
+
 def test_count_and_members_survive_dict_and_store_round_trips() -> None:
     event = ChangeEvent(
         category="sites",

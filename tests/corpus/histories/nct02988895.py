@@ -21,14 +21,17 @@ rule reads the same); 7 secondary outcomes added (one minor event); arm added an
 added while recruiting (major; the two interventions are items of one list, one event of 2);
 phase and study type stated (major each); enrollment 20 with its type stated (major); criteria
 from none to 31 items (rewrite, major, 31 members); start January 2017 → August 1, 2017 actual,
-about 7 months (minor, no start threshold); both completion dates added (minor); design fields
-model, purpose, masking and conditions added (minor each), keywords and DMC (info); minimum age,
-sex, healthy volunteers (minor each); site and its country added (minor each); central contact
-added (minor); lead sponsor named (minor); both titles (minor); acronym, summary and description
-(info).
+about 7 months (minor, no start threshold); both completion dates added (minor); conditions added
+(minor); the study design stated whole, model, purpose and masking (one minor event of 3);
+keywords and DMC (info); minimum age, sex and healthy volunteers, the eligibility module stated
+whole (one minor event of 3); site and its country added (minor each); central contact added
+(minor); lead sponsor named (minor); both titles (minor); acronym (info); summary and
+description, the description module stated whole (one info event of 2).
 
 The two interventions added together are one event of 2 (trialwatch once reported them apart,
-31 events, over the 30 of one screen). 30 events: one screen for a whole record made public.
+31 events, over the 30 of one screen). The fields of an object the earlier version did not have
+at all aggregate per severity (they were 7 events until NCT01341288, another placeholder made
+public, came to 33): 25 events.
 """
 
 from ..model import Capture, Pair, real_captures
@@ -65,14 +68,10 @@ WITHHELD_TO_PUBLIC = Pair(
         ("dates", "minor", 1),
         ("dates", "minor", 1),
         ("design", "minor", 1),
-        ("design", "minor", 1),
-        ("design", "minor", 1),
-        ("design", "minor", 1),
+        ("design", "minor", 3),
         ("design", "info", 1),
         ("design", "info", 1),
-        ("eligibility", "minor", 1),
-        ("eligibility", "minor", 1),
-        ("eligibility", "minor", 1),
+        ("eligibility", "minor", 3),
         ("sites", "minor", 1),
         ("sites", "minor", 1),
         ("contacts", "minor", 1),
@@ -80,8 +79,7 @@ WITHHELD_TO_PUBLIC = Pair(
         ("identity", "minor", 1),
         ("identity", "minor", 1),
         ("identity", "info", 1),
-        ("other", "info", 1),
-        ("other", "info", 1),
+        ("other", "info", 2),
     ),
 )
 
