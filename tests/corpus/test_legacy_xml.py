@@ -168,3 +168,25 @@ def test_a_record_rewrapped_and_reworded_by_the_registry_reads_the_same() -> Non
         "women age ≥50 years with increased probability of coronary artery disease (CAD) due to either"
         in criteria
     )
+
+
+def test_a_withheld_placeholder_made_public_reads_in_one_screen() -> None:
+    old, new = load("NCT01341288__2016-08-16.xml"), load("NCT01341288__2017-08-08.xml")
+    assert set(old["protocolSection"]) == {
+        "identificationModule",
+        "statusModule",
+        "sponsorCollaboratorsModule",
+        "designModule",
+    }
+    criteria = new["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
+    inclusion, exclusion = criteria.split("Exclusion Criteria:")
+    assert (inclusion.count("\n-  "), exclusion.count("\n-  ")) == (10, 12)
+    events = diff_studies(old, new)
+    status = next(e for e in events if e.category == "status")
+    assert (status.old, status.new, status.detail) == ("WITHHELD", "TERMINATED", "why stopped: Slow accrual")
+    design = next(e for e in events if e.field == "Study design")
+    assert sorted(design.members) == [
+        "Intervention model: — → SINGLE_GROUP",
+        "Masking: — → NONE",
+        "Primary purpose: — → TREATMENT",
+    ]
