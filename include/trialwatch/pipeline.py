@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from trialwatch import findings, records, settings
+from trialwatch import findings, records, safejson, settings
 from trialwatch.diff import (
     Thresholds,
     alias_event,
@@ -932,40 +932,43 @@ def gate_batch(
     differs, and not at all for a new trial without history (its hash waits: see ``repo.PENDING_HASH``).
     """
     gate = BatchGate()
-    for nct_id, fetched in studies.items():
-        try:
-            if isinstance(fetched, ServedStudy):
-                quick = fetched.quick_hash()
-            else:
-                records.check_study(fetched)
-                quick = records.quick_hash(fetched)  # type: ignore[arg-type]
-            stored = state.get(nct_id)
-            current = stored.current_hash if stored is not None and stored.current_version_id else None
-            if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
-                gate.unchanged[nct_id] = (current, None)  # its quick hash is stored already
-                continue
-            study = as_dict(fetched)
-            if study is not fetched:
-                records.check_study(study)
-            if current is None and not use_history:
-                version = repo.NewVersion(
-                    study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick
-                )
-                gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
-                continue
-            canonical = records.canonical_form(study)
-            new_hash = records.hash_canonical(canonical)
-            if current is not None and new_hash == current:
-                gate.unchanged[nct_id] = (current, quick)
-                continue
-            if current is not None and not use_history:
-                gate.changed[nct_id] = (study, canonical, new_hash, quick, stored.current_version_id)  # type: ignore[union-attr]
-            else:
-                gate.prepared[nct_id] = (study, canonical)
-        except Exception as exc:  # one malformed record must not cost the rest of the batch
-            log.exception("%s: could not record the fetched study", nct_id)
-            gate.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+    with safejson.collector_paused():  # records decoded here: one collection after the batch, not many
+        for nct_id, fetched in studies.items():
+            _gate_one(gate, nct_id, fetched, state.get(nct_id), use_history=use_history)
     return gate
+
+
+def _gate_one(
+    gate: BatchGate, nct_id: str, fetched: Mapping[str, Any], stored: repo.Stored | None, *, use_history: bool
+) -> None:
+    try:
+        if isinstance(fetched, ServedStudy):
+            quick = fetched.quick_hash()
+        else:
+            records.check_study(fetched)
+            quick = records.quick_hash(fetched)  # type: ignore[arg-type]
+        current = stored.current_hash if stored is not None and stored.current_version_id else None
+        if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
+            gate.unchanged[nct_id] = (current, None)  # its quick hash is stored already
+            return
+        study = as_dict(fetched)
+        if study is not fetched:
+            records.check_study(study)
+        if current is None and not use_history:
+            version = repo.NewVersion(study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick)
+            gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
+            return
+        canonical = records.canonical_form(study)
+        new_hash = records.hash_canonical(canonical)
+        if current is not None and new_hash == current:
+            gate.unchanged[nct_id] = (current, quick)
+        elif current is not None and not use_history:
+            gate.changed[nct_id] = (study, canonical, new_hash, quick, stored.current_version_id)  # type: ignore[union-attr]
+        else:
+            gate.prepared[nct_id] = (study, canonical)
+    except Exception as exc:  # one malformed record must not cost the rest of the batch
+        log.exception("%s: could not record the fetched study", nct_id)
+        gate.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
 
 
 def sync_batch(
