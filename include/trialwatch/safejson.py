@@ -106,6 +106,9 @@ def collector_paused() -> Iterator[None]:
 # are deleted (escapes taken out first).
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 _INNERMOST_PAIRS = re.compile(rb"\{\}|\[\]")
+# A backslash and the byte it escapes: one regex pass, several times faster on registry pages than
+# two bytes.replace passes (their two-byte search is slow where backslashes are frequent).
+_ESCAPES = re.compile(rb"\\.", re.DOTALL)
 
 
 def _deeper_than(raw: bytes, max_depth: int) -> bool:
@@ -124,17 +127,16 @@ def _deeper_than(raw: bytes, max_depth: int) -> bool:
 
 
 def _brackets_outside_strings(raw: bytes) -> bytes:
-    """The brackets of valid JSON ``raw`` that are not inside a string, in order.
+    r"""The brackets of valid JSON ``raw`` that are not inside a string, in order.
 
-    Escapes go first (``\\`` and ``\"``; any other backslash escapes a letter), then every byte but
-    brackets and quotes. Two adjacent quotes then close one string and open the next, or enclose
-    nothing left: deleting them keeps every other quote's role, and leaves quotes only around the
-    rare strings that hold a bracket; only those need the exact split.
+    Escapes go first: each backslash with the byte it escapes, left to right, so the quote of
+    ``\\"`` (an escaped backslash) still closes its string and that of ``\"`` does not.
+    Then every byte but brackets and quotes. Two adjacent quotes then close one string and open
+    the next, or enclose nothing left: deleting them keeps every other quote's role, and leaves
+    quotes only around the rare strings that hold a bracket; only those need the exact split.
     """
-    if b"\\\\" in raw:  # each replace is a pass over the page: only when there is something to do
-        raw = raw.replace(b"\\\\", b"")
-    if b'\\"' in raw:
-        raw = raw.replace(b'\\"', b"")
+    if b"\\" in raw:
+        raw = _ESCAPES.sub(b"", raw)
     structure = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
     if b'"' not in structure:
         return structure
@@ -157,7 +159,7 @@ def _outside_strings(raw: bytes) -> bytes:
     alternate opening and closing.
     """
     if b"\\" in raw:
-        raw = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+        raw = _ESCAPES.sub(b"__", raw)
     return b"".join(raw.split(b'"')[0::2])
 
 

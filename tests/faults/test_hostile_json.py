@@ -158,7 +158,7 @@ def test_safejson_fast_path_refuses_like_the_strict_parser(text: str, reason: st
         safejson.loads(text.encode("utf-8"))
 
 
-def _brackets_by_walking(raw: bytes) -> bytes:
+def _outside_by_walking(raw: bytes) -> bytes:
     """The reference: a character walk that knows when it is inside a string."""
     out, inside, escaped = bytearray(), False, False
     for byte in raw:
@@ -172,15 +172,19 @@ def _brackets_by_walking(raw: bytes) -> bytes:
                 inside = False
         elif char == '"':
             inside = True
-        elif char in "[]{}":
+        else:
             out.append(byte)
     return bytes(out)
+
+
+def _brackets_by_walking(raw: bytes) -> bytes:
+    return bytes(byte for byte in _outside_by_walking(raw) if chr(byte) in "[]{}")
 
 
 def test_brackets_outside_strings_match_a_character_walk() -> None:
     import random
 
-    from trialwatch.safejson import _brackets_outside_strings
+    from trialwatch.safejson import _brackets_outside_strings, _outside_strings
 
     rng = random.Random(20261129)
     pieces = ["[", "]", "{", "}", '"', "\\", "\\\\", '\\"', "a", "é", " ", "\n", ":", ","]
@@ -196,6 +200,8 @@ def test_brackets_outside_strings_match_a_character_walk() -> None:
     for _ in range(2000):
         raw = json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode("utf-8")
         assert _brackets_outside_strings(raw) == _brackets_by_walking(raw), raw
+        assert _outside_strings(raw) == _outside_by_walking(raw), raw
     for sample in sorted(SAMPLES.glob("*.json")):
         raw = sample.read_bytes()
         assert _brackets_outside_strings(raw) == _brackets_by_walking(raw), sample.name
+        assert _outside_strings(raw) == _outside_by_walking(raw), sample.name
