@@ -971,6 +971,9 @@ def _gate_one(
         gate.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
 
 
+# No garbage collection while a batch runs: its records become hundreds of thousands of objects that
+# live until it ends, then go by reference counting; a collection meanwhile would only scan them.
+@safejson.collector_paused()
 def sync_batch(
     store: Store,
     client: CtgovClient,
@@ -1246,40 +1249,47 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
     counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
-        with store.session() as session:
-            records_now = stored_findings.current_records(session, chunk)
-            anticipated = stored_findings.previous_anticipated(session, chunk)
-            open_before = stored_findings.open_findings(session, chunk)
-            new: list[findings.Finding] = []
-            still: list[findings.Finding] = []
-            gone: list[findings.Finding] = []
-            notes: list[str] = []
-            due: dict[str, date | None] = {}
-            for nct_id in chunk:
-                try:
-                    found, due[nct_id] = findings.evaluate_until(
-                        records_now[nct_id], as_of=as_of, previous_anticipated=anticipated.get(nct_id)
-                    )
-                except ValueError as exc:  # MalformedRecord is one
-                    notes.append(f"findings not evaluated for {nct_id}: {_short(exc, 200)}")
-                    continue
-                opened, kept, resolved = findings.reconcile(open_before.get(nct_id, []), found)
-                new += opened
-                still += kept
-                gone += resolved
-            stored_findings.record_findings(
-                session, run_id=run_id, now=_now(), new=new, still_open=still, resolved=gone
-            )
-            stored_findings.set_findings_due(session, due)
-            if notes:
-                repo.add_to_sync_run(session, run_id, notes=notes)
+        new, still, gone = _evaluate_findings(store, run_id, chunk, as_of)
         counts["trials"] += len(chunk)
-        counts["new"] += len(new)
-        counts["resolved"] += len(gone)
-        counts["open"] += len(new) + len(still)
+        counts["new"] += new
+        counts["resolved"] += gone
+        counts["open"] += new + still
     with store.session() as session:
         stored_findings.mark_evaluated(session, run_id, as_of)
     return counts
+
+
+@safejson.collector_paused()  # as for a sync batch: the chunk's records live until it ends
+def _evaluate_findings(store: Store, run_id: int, chunk: list[str], as_of: date) -> tuple[int, int, int]:
+    """Evaluate and store one chunk's findings; how many were new, still open and resolved."""
+    with store.session() as session:
+        records_now = stored_findings.current_records(session, chunk)
+        anticipated = stored_findings.previous_anticipated(session, chunk)
+        open_before = stored_findings.open_findings(session, chunk)
+        new: list[findings.Finding] = []
+        still: list[findings.Finding] = []
+        gone: list[findings.Finding] = []
+        notes: list[str] = []
+        due: dict[str, date | None] = {}
+        for nct_id in chunk:
+            try:
+                found, due[nct_id] = findings.evaluate_until(
+                    records_now[nct_id], as_of=as_of, previous_anticipated=anticipated.get(nct_id)
+                )
+            except ValueError as exc:  # MalformedRecord is one
+                notes.append(f"findings not evaluated for {nct_id}: {_short(exc, 200)}")
+                continue
+            opened, kept, resolved = findings.reconcile(open_before.get(nct_id, []), found)
+            new += opened
+            still += kept
+            gone += resolved
+        stored_findings.record_findings(
+            session, run_id=run_id, now=_now(), new=new, still_open=still, resolved=gone
+        )
+        stored_findings.set_findings_due(session, due)
+        if notes:
+            repo.add_to_sync_run(session, run_id, notes=notes)
+    return len(new), len(still), len(gone)
 
 
 def finish_sync(
