@@ -13,6 +13,7 @@ future" starts after its first day. So no finding is raised early because a date
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -193,11 +194,19 @@ class RegistryDate:
 
 def parse_registry_date(text: Any, where: str) -> RegistryDate:
     """``text`` as a RegistryDate; MalformedRecord naming ``where`` if it is not YYYY[-MM[-DD]]."""
-    match = _DATE_RE.match(text) if isinstance(text, str) else None
+    parsed = _parse_date_text(text) if isinstance(text, str) else None
+    if parsed is None:
+        raise MalformedRecord(f"{where}: {text!r} is not a registry date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    return parsed
+
+
+@functools.lru_cache(maxsize=8192)  # a registry-wide evaluation reads the same few thousand dates
+def _parse_date_text(text: str) -> RegistryDate | None:
+    match = _DATE_RE.match(text)
+    if match is None:
+        return None
+    year, month, day = int(match[1]), match[2], match[3]
     try:
-        if match is None:
-            raise ValueError
-        year, month, day = int(match[1]), match[2], match[3]
         if month is None:
             return RegistryDate(text, date(year, 1, 1), date(year, 12, 31))
         if day is None:
@@ -205,10 +214,8 @@ def parse_registry_date(text: Any, where: str) -> RegistryDate:
             return RegistryDate(text, date(year, int(month), 1), date(year, int(month), last_day))
         exact = date(year, int(month), int(day))
         return RegistryDate(text, exact, exact)
-    except ValueError:
-        raise MalformedRecord(
-            f"{where}: {text!r} is not a registry date (YYYY, YYYY-MM or YYYY-MM-DD)"
-        ) from None
+    except ValueError:  # a month or day out of range
+        return None
 
 
 def add_months(day: date, months: int) -> date:
