@@ -15,7 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy import text as text_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Join
@@ -594,6 +608,33 @@ def overview(
 SEARCH_COUNT_CAP = 1000  # beyond this many matches search says "more than" instead of counting on
 
 
+TITLE_INDEX = "studies_title_fts"  # SQLite's FTS5 trigram index on studies.title (migration 0015)
+
+
+def _title_index(session: Session, needle: str, by_title: Any) -> list[str] | None:
+    """Up to the cap's worth of ids whose title matches ``by_title``, found through SQLite's trigram
+    index; None where that index cannot answer (PostgreSQL, no FTS5, fewer than 3 characters)."""
+    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3:
+        return None
+    exists_ = session.execute(
+        text_("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": TITLE_INDEX}
+    ).first()
+    if exists_ is None:
+        return None
+    fts = table(TITLE_INDEX, column("rowid"))
+    # The index folds case beyond ASCII, so it finds a superset; LIKE on the title keeps what matches.
+    phrase = '"' + needle.replace('"', '""') + '"'
+    return list(
+        session.scalars(
+            select(Study.nct_id)
+            .select_from(fts)
+            .join(Study.__table__, literal_column("studies.rowid") == fts.c.rowid)
+            .where(text_(f"{TITLE_INDEX} MATCH :phrase").bindparams(phrase=phrase), by_title)
+            .limit(SEARCH_COUNT_CAP + 1)
+        )
+    )
+
+
 def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]:
     """Trials whose NCT id starts with ``text`` or whose title contains it (case-insensitive): the
     exact id first, then the most recently changed. Counts stop at ``SEARCH_COUNT_CAP``."""
@@ -615,9 +656,16 @@ def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]
         # SQLite's LIKE ignores ASCII case, as lower() did (SQLite folds ASCII only).
         by_title = Study.title.like(f"%{escaped}%", escape="\\")
     condition = or_(by_id, by_title)
-    # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
-    # stopping at the cap: a rare word reads every title once, a common one stops early.
-    ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
+    titles = _title_index(session, needle, by_title)
+    if titles is not None:
+        # Ids by the primary key, titles by the trigram index: the two lists hold more than the cap
+        # together exactly when the matches do.
+        by_key = session.scalars(select(Study.nct_id).where(by_id).limit(SEARCH_COUNT_CAP + 1))
+        ids = list(dict.fromkeys([*by_key, *titles]))
+    else:
+        # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
+        # stopping at the cap: a rare word reads every title once, a common one stops early.
+        ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
     capped = len(ids) > SEARCH_COUNT_CAP
     exact_first = case((Study.nct_id == prefix, 0), else_=1)
     if not capped:
