@@ -516,6 +516,54 @@ def _by_study(
     return rows[:limit]
 
 
+def _by_number(
+    session: Session,
+    segments: list[_Segment],
+    condition: Any,
+    member: Any,
+    *,
+    descending: bool,
+    limit: int,
+    offset: int,
+    start: None,
+    forward: bool,
+) -> list[tuple[int, WatchlistTrial, Study]] | None:
+    """A page by number over several watchlists: the rows' trial ids are skipped and read through
+    the studies' sort index and the members' (nct_id, left_at, watchlist) index alone, then the page's
+    rows are fetched. None where the page is one trial's rows only (its split is unknown).
+
+    Ordering by the study's keys alone spares a sort of each trial's rows by watchlist: a trial's
+    rows are adjacent, so the page holds the tail of its first trial's rows, all of the middle ones'
+    and the head of its last's, which the watchlists' order then names."""
+    keyed = select(Study.nct_id).select_from(
+        _LeftFirst(Study.__table__, WatchlistTrial.__table__, Study.nct_id == WatchlistTrial.nct_id)
+    )
+    found = _walk(
+        session, keyed.where(condition), segments, descending=descending, limit=limit, offset=offset
+    )
+    blocks: list[list[Any]] = []  # [segment index, nct_id, rows of it on the page]
+    for index, (nct_id,) in found:
+        if blocks and blocks[-1][1] == nct_id:
+            blocks[-1][2] += 1
+        else:
+            blocks.append([index, nct_id, 1])
+    if len(blocks) == 1 and len(found) == limit:
+        return None
+    ids = [nct_id for _, nct_id, _ in blocks]
+    studies = {study.nct_id: study for study in session.scalars(select(Study).where(Study.nct_id.in_(ids)))}
+    members: dict[str, list[WatchlistTrial]] = {}
+    for row in session.scalars(select(WatchlistTrial).where(WatchlistTrial.nct_id.in_(ids), member)):
+        members.setdefault(row.nct_id, []).append(row)
+    down = descending == forward
+    rows = []
+    for position, (index, nct_id, count) in enumerate(blocks):
+        ordered = sorted(members.get(nct_id, []), key=lambda m: m.watchlist, reverse=down)
+        chosen = ordered[max(0, len(ordered) - count) :] if position == 0 else ordered[:count]
+        if nct_id in studies:  # a sync may have changed it between the two reads
+            rows += [(index, membership, studies[nct_id]) for membership in chosen]
+    return rows
+
+
 def overview(
     session: Session,
     page: PageRequest,
@@ -563,6 +611,10 @@ def overview(
     def walk(**kwargs: Any) -> list[tuple[int, WatchlistTrial, Study]]:
         if by_study:
             return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
+        if sort != "watchlist" and kwargs["start"] is None:
+            rows = _by_number(session, study_segments, condition, member, descending=descending, **kwargs)
+            if rows is not None:
+                return rows
         # The watchlist sort walks the members' primary key; every other sort a studies index.
         tables = (WatchlistTrial.__table__, Study.__table__)
         first, second = tables if sort == "watchlist" else tables[::-1]
