@@ -74,6 +74,20 @@ def test_search_finds_titles_and_ids_on_postgres(pg_store: Store) -> None:
     assert _found(pg_store, "été") == ["NCT00000003"]  # ILIKE folds beyond ASCII there
 
 
+def test_the_index_does_not_follow_the_rowids_vacuum_may_renumber(store: Store) -> None:
+    # SQLite's VACUUM may renumber the rowids of a table without an INTEGER PRIMARY KEY (studies):
+    # the index is keyed by the trial's number instead, so moving every rowid changes nothing.
+    from sqlalchemy import text
+
+    _fill(store)
+    with store.session() as session:
+        session.execute(text("UPDATE studies SET rowid = rowid + 1000"))
+    assert _found(store, "pembrolizumab") == ["NCT00000002", "NCT00000001"]
+    with store.session() as session:
+        session.execute(delete(Study).where(Study.nct_id == "NCT00000001"))
+    assert _found(store, "pembrolizumab") == ["NCT00000002"]
+
+
 def test_search_says_more_than_the_cap(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     _fill(store)
     monkeypatch.setattr(rm, "SEARCH_COUNT_CAP", 2)

@@ -26,7 +26,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal_column,
     or_,
     select,
     table,
@@ -690,7 +689,8 @@ def _title_index(session: Session, needle: str, by_title: Any) -> list[str] | No
         session.scalars(
             select(Study.nct_id)
             .select_from(fts)
-            .join(Study.__table__, literal_column("studies.rowid") == fts.c.rowid)
+            # Keyed by the trial's number (migration 0015): NCT + the number in 8 digits.
+            .join(Study.__table__, Study.nct_id == func.printf("NCT%08d", fts.c.rowid))
             .where(text_(f"{TITLE_INDEX} MATCH :phrase").bindparams(phrase=phrase), by_title)
             .limit(SEARCH_COUNT_CAP + 1)
         )
