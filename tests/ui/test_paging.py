@@ -99,6 +99,30 @@ def test_page_numbers_and_cursors_agree(client):
     assert by_number == [row["nct_id"] for row in _walk(client, params)]
 
 
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        ("last_change", "desc"),
+        ("detected", "asc"),
+        ("severity", "desc"),
+        ("severity", "asc"),
+        ("title", "asc"),
+    ],
+)
+@pytest.mark.parametrize("per_page", [1, 2, 3, 7])
+def test_page_numbers_over_all_watchlists_match_the_cursor_walk(client, sort, order, per_page):
+    """Pages by number over both watchlists, where the seed's two rows may fall on two pages."""
+    params = {"sort": sort, "order": order, "per_page": per_page}
+    walked = [(row["watchlist"], row["nct_id"]) for row in _walk(client, params)]
+    by_number = []
+    for page in range(1, -(-MEMBERSHIPS // per_page) + 1):
+        body = client.get("/api/overview", params={**params, "page": page}).json()
+        assert body["total"] == MEMBERSHIPS
+        by_number += [(row["watchlist"], row["nct_id"]) for row in body["items"]]
+    assert by_number == walked
+    assert len(set(by_number)) == MEMBERSHIPS
+
+
 def test_never_changed_trial_is_last_of_the_last_page(client):
     body = client.get(
         "/api/overview", params={"watchlist": "hematology", "before": "last", "per_page": 10}

@@ -229,7 +229,7 @@ class WatchlistTrial(Base):
     # Set when a trial found by query stops matching it (reported once as an identity event).
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_watchlist_trials_nct", "nct_id"),)
+    __table_args__ = (Index("ix_watchlist_trials_nct_current", "nct_id", "left_at", "watchlist"),)
 
 
 class WatchlistMemberCount(Base):

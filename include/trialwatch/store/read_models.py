@@ -15,7 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    any_,
+    case,
+    cast,
+    column,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy import text as text_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Join
@@ -502,6 +519,54 @@ def _by_study(
     return rows[:limit]
 
 
+def _by_number(
+    session: Session,
+    segments: list[_Segment],
+    condition: Any,
+    member: Any,
+    *,
+    descending: bool,
+    limit: int,
+    offset: int,
+    start: None,
+    forward: bool,
+) -> list[tuple[int, WatchlistTrial, Study]] | None:
+    """A page by number over several watchlists: the rows' trial ids are skipped and read through
+    the studies' sort index and the members' (nct_id, left_at, watchlist) index alone, then the page's
+    rows are fetched. None where the page is one trial's rows only (its split is unknown).
+
+    Ordering by the study's keys alone spares a sort of each trial's rows by watchlist: a trial's
+    rows are adjacent, so the page holds the tail of its first trial's rows, all of the middle ones'
+    and the head of its last's, which the watchlists' order then names."""
+    keyed = select(Study.nct_id).select_from(
+        _LeftFirst(Study.__table__, WatchlistTrial.__table__, Study.nct_id == WatchlistTrial.nct_id)
+    )
+    found = _walk(
+        session, keyed.where(condition), segments, descending=descending, limit=limit, offset=offset
+    )
+    blocks: list[list[Any]] = []  # [segment index, nct_id, rows of it on the page]
+    for index, (nct_id,) in found:
+        if blocks and blocks[-1][1] == nct_id:
+            blocks[-1][2] += 1
+        else:
+            blocks.append([index, nct_id, 1])
+    if len(blocks) == 1 and len(found) == limit:
+        return None
+    ids = [nct_id for _, nct_id, _ in blocks]
+    studies = {study.nct_id: study for study in session.scalars(select(Study).where(Study.nct_id.in_(ids)))}
+    members: dict[str, list[WatchlistTrial]] = {}
+    for row in session.scalars(select(WatchlistTrial).where(WatchlistTrial.nct_id.in_(ids), member)):
+        members.setdefault(row.nct_id, []).append(row)
+    down = descending == forward
+    rows = []
+    for position, (index, nct_id, count) in enumerate(blocks):
+        ordered = sorted(members.get(nct_id, []), key=lambda m: m.watchlist, reverse=down)
+        chosen = ordered[max(0, len(ordered) - count) :] if position == 0 else ordered[:count]
+        if nct_id in studies:  # a sync may have changed it between the two reads
+            rows += [(index, membership, studies[nct_id]) for membership in chosen]
+    return rows
+
+
 def overview(
     session: Session,
     page: PageRequest,
@@ -535,7 +600,13 @@ def overview(
         flagged = select(FindingRow.nct_id).where(FindingRow.open_key.is_not(None))
         if code is not None:
             flagged = flagged.where(FindingRow.code == code)
-        counted = and_(member, WatchlistTrial.nct_id.in_(flagged))
+        if session.get_bind().dialect.name == "postgresql":
+            # As an array, one scan of the members' (nct_id, left_at, watchlist) index visits the
+            # flagged trials (sorted, duplicates dropped), where IN hashes them and reads every member.
+            ids = flagged.with_only_columns(func.array_agg(FindingRow.nct_id)).scalar_subquery()
+            counted = and_(member, WatchlistTrial.nct_id == any_(cast(ids, ARRAY(String))))
+        else:
+            counted = and_(member, WatchlistTrial.nct_id.in_(flagged))
         total = session.scalar(select(func.count()).select_from(WatchlistTrial).where(counted)) or 0
     else:
         counts = watchlist_counts(session) if counts is None else counts
@@ -549,6 +620,10 @@ def overview(
     def walk(**kwargs: Any) -> list[tuple[int, WatchlistTrial, Study]]:
         if by_study:
             return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
+        if sort != "watchlist" and kwargs["start"] is None:
+            rows = _by_number(session, study_segments, condition, member, descending=descending, **kwargs)
+            if rows is not None:
+                return rows
         # The watchlist sort walks the members' primary key; every other sort a studies index.
         tables = (WatchlistTrial.__table__, Study.__table__)
         first, second = tables if sort == "watchlist" else tables[::-1]
@@ -594,6 +669,34 @@ def overview(
 SEARCH_COUNT_CAP = 1000  # beyond this many matches search says "more than" instead of counting on
 
 
+TITLE_INDEX = "studies_title_fts"  # SQLite's FTS5 trigram index on studies.title (migration 0015)
+
+
+def _title_index(session: Session, needle: str, by_title: Any) -> list[str] | None:
+    """Up to the cap's worth of ids whose title matches ``by_title``, found through SQLite's trigram
+    index; None where that index cannot answer (PostgreSQL, no FTS5, fewer than 3 characters)."""
+    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3:
+        return None
+    exists_ = session.execute(
+        text_("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": TITLE_INDEX}
+    ).first()
+    if exists_ is None:
+        return None
+    fts = table(TITLE_INDEX, column("rowid"))
+    # The index folds case beyond ASCII, so it finds a superset; LIKE on the title keeps what matches.
+    phrase = '"' + needle.replace('"', '""') + '"'
+    return list(
+        session.scalars(
+            select(Study.nct_id)
+            .select_from(fts)
+            # Keyed by the trial's number (migration 0015): NCT + the number in 8 digits.
+            .join(Study.__table__, Study.nct_id == func.printf("NCT%08d", fts.c.rowid))
+            .where(text_(f"{TITLE_INDEX} MATCH :phrase").bindparams(phrase=phrase), by_title)
+            .limit(SEARCH_COUNT_CAP + 1)
+        )
+    )
+
+
 def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]:
     """Trials whose NCT id starts with ``text`` or whose title contains it (case-insensitive): the
     exact id first, then the most recently changed. Counts stop at ``SEARCH_COUNT_CAP``."""
@@ -615,9 +718,16 @@ def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]
         # SQLite's LIKE ignores ASCII case, as lower() did (SQLite folds ASCII only).
         by_title = Study.title.like(f"%{escaped}%", escape="\\")
     condition = or_(by_id, by_title)
-    # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
-    # stopping at the cap: a rare word reads every title once, a common one stops early.
-    ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
+    titles = _title_index(session, needle, by_title)
+    if titles is not None:
+        # Ids by the primary key, titles by the trigram index: the two lists hold more than the cap
+        # together exactly when the matches do.
+        by_key = session.scalars(select(Study.nct_id).where(by_id).limit(SEARCH_COUNT_CAP + 1))
+        ids = list(dict.fromkeys([*by_key, *titles]))
+    else:
+        # Matching ids first, read from the (title, nct_id) index alone where the title decides, and
+        # stopping at the cap: a rare word reads every title once, a common one stops early.
+        ids = list(session.scalars(select(Study.nct_id).where(condition).limit(SEARCH_COUNT_CAP + 1)))
     capped = len(ids) > SEARCH_COUNT_CAP
     exact_first = case((Study.nct_id == prefix, 0), else_=1)
     if not capped:
