@@ -369,17 +369,8 @@ def test_an_abandoned_run_is_closed_with_its_reason_and_frees_the_lease(
 
 def _store_at_0003_with_copies(url: str) -> Store:
     """A store at revision 0003 where two overlapping syncs wrote one trial's two versions twice."""
-    from alembic import command
-    from alembic.config import Config
-    from trialwatch.store.db import MIGRATIONS_DIR
-
     store = Store(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
-        connection.commit()
+    store.upgrade("0003")
     with store.engine.begin() as conn:
         conn.execute(
             text("INSERT INTO studies (nct_id, title, first_seen_at) VALUES ('NCT02185781', 't', :now)"),

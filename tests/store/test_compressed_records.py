@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 from trialwatch import records, settings
 from trialwatch.store import Store
 from trialwatch.store.codec import decode_record, encode_record, posted_of
-from trialwatch.store.db import MIGRATIONS_DIR
 from trialwatch.store.models import Study, StudyVersion
 
 SAMPLE = settings.PACKAGE_DIR / "replay" / "data" / "samples" / "study_NCT00184067.json"
-
-
-def _migrate(store: Store, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-        connection.commit()
 
 
 def test_a_record_round_trips_and_is_much_smaller_than_its_json() -> None:
@@ -43,7 +31,7 @@ def test_migration_0009_compresses_stored_records_and_back(
     study = json.loads(SAMPLE.read_text(encoding="utf-8"))
     nct_id = records.nct_id_of(study)
     store = Store(url)
-    _migrate(store, "0008")
+    store.upgrade("0008")
     with store.engine.begin() as conn:
         conn.execute(
             text("INSERT INTO studies (nct_id, title, first_seen_at, quick_hash) VALUES (:n, 't', :now, :q)"),
@@ -78,7 +66,7 @@ def test_migration_0009_compresses_stored_records_and_back(
         assert (empty.raw_json, empty.posted) == ({}, None)
         # The quick hash's encoding changed: an old one must not wave a record through.
         assert session.get(Study, nct_id).quick_hash is None  # type: ignore[union-attr]
-    _migrate(store, "0008", down=True)
+    store.downgrade("0008")
     with store.engine.connect() as conn:
         stored = [row[0] for row in conn.execute(text("SELECT raw_json FROM study_versions ORDER BY id"))]
     assert [json.loads(v) if isinstance(v, str) else v for v in stored] == [study, {}]

@@ -222,14 +222,10 @@ def test_migration_copies_the_posting_date_of_current_versions(tmp_path) -> None
     """0011 fills studies.last_posted for stores written before it, from each current version."""
     from datetime import UTC, datetime
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import JSON, Integer, String, column, insert, table
-    from trialwatch.store.db import MIGRATIONS_DIR
 
     store = Store(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    store.upgrade("0008")
     now = datetime(2026, 1, 1, tzinfo=UTC)
     studies = table("studies", column("nct_id", String), column("title", String), column("first_seen_at"),
                     column("current_version_id", Integer))  # fmt: skip
@@ -237,8 +233,6 @@ def test_migration_copies_the_posting_date_of_current_versions(tmp_path) -> None
                      column("registry_version_date", String), column("fetched_at"), column("source", String),
                      column("raw_json", JSON), column("version_key", String))  # fmt: skip
     with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0008")
         for n, (nct_id, history_date) in enumerate([("NCT00000001", "2024-05-06"), ("NCT00000002", None)], 1):
             connection.execute(insert(studies).values(nct_id=nct_id, title="t", first_seen_at=now))
             record = {

@@ -101,25 +101,13 @@ def test_search_says_more_than_the_cap(store: Store, monkeypatch: pytest.MonkeyP
 
 
 def test_migration_indexes_existing_titles_and_downgrades(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from alembic import command
-    from alembic.config import Config
-    from trialwatch.store.db import MIGRATIONS_DIR
-
     store = Store(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0014")
-        connection.commit()
+    store.upgrade("0014")
     _fill(store)  # written before the index existed
     store.upgrade()
     assert rm.TITLE_INDEX in inspect(store.engine).get_table_names()
     assert _found(store, "pembrolizumab") == ["NCT00000002", "NCT00000001"]
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0014")
-        connection.commit()
+    store.downgrade("0014")
     assert rm.TITLE_INDEX not in inspect(store.engine).get_table_names()
     with store.session() as session:
         session.add(Study(nct_id="NCT00000012", title="Pembrolizumab later", first_seen_at=NOW))

@@ -83,8 +83,17 @@ class Store:
                 session.rollback()
                 raise
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision``, the newest Alembic revision by default (idempotent)."""
+        self._migrate("upgrade", revision)
+        if revision == "head":
+            log.info("store %s is at the newest schema", self)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to ``revision`` (each migration says what its downgrade loses)."""
+        self._migrate("downgrade", revision)
+
+    def _migrate(self, direction: str, revision: str) -> None:
         from alembic import command
         from alembic.config import Config
 
@@ -92,9 +101,8 @@ class Store:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.engine.connect() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            getattr(command, direction)(config, revision)
             connection.commit()
-        log.info("store %s is at the newest schema", self)
 
     def dispose(self) -> None:
         self.engine.dispose()
