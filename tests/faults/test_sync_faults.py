@@ -72,6 +72,24 @@ def test_a_nan_record_fails_that_trial_and_raises_no_event(
     assert [e for e in events if not e.backfill] == []
 
 
+def test_a_number_out_of_range_fails_that_trial_when_its_record_is_read(
+    store: Store, make_client: Callable[..., CtgovClient], faults: FaultRegistry, tmp_path: Path
+) -> None:
+    # A batch page is split into records without reading their numbers: 1e999 shows only when the
+    # record is decoded, past the gate, and costs that trial alone.
+    client = make_client()
+    watched = watchlist(tmp_path, nct_ids=(WATCHED, OTHER))
+    sync(store, client, watched)
+    faults.set(Fault("overflow_float", target=WATCHED))
+    summary = sync(store, client, watched)
+    assert [f["nct_id"] for f in summary.failures] == [WATCHED]
+    assert f"{WATCHED}: protocolSection: the number 1e999 is out of range" in summary.failures[0]["error"]
+    assert summary.fetched == 1 and summary.unchanged == 1
+    assert count(store, StudyVersion, nct_id=WATCHED) == 1  # what was stored stays, nothing added
+    with store.session() as session:
+        assert [e for e in session.scalars(select(ChangeEventRow)) if not e.backfill] == []
+
+
 def test_a_huge_record_fails_that_trial_naming_the_limit(
     store: Store, make_client: Callable[..., CtgovClient], faults: FaultRegistry, tmp_path: Path
 ) -> None:

@@ -73,6 +73,11 @@ def test_a_study_without_a_readable_id_has_none() -> None:
     bad_id = {"protocolSection": {"identificationModule": {"nctId": "12"}}}
     not_object = {"protocolSection": [1, 2]}
     assert [s.nct_id for s in _served(no_id, bad_id, not_object)["studies"]] == [None, None, None]
+    # Bytes that are not UTF-8 beside the id: the page is still read, that study has no id.
+    body = _compact({"studies": [no_id]}).replace(b'"x"', b'"\xff"')
+    assert b"\xff" in body
+    (study,) = page_of_served(body)["studies"]  # type: ignore[index]
+    assert study.nct_id is None
 
 
 @pytest.mark.parametrize(

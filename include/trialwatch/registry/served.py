@@ -67,8 +67,9 @@ class ServedStudy(Mapping[str, Any]):
         if len(members.protocolSection):
             try:
                 ident = _IDENTIFICATION.decode(members.protocolSection).identificationModule
-            except msgspec.MsgspecError:
-                ident = {}  # not an object: no id, and check_study will say so if it is decoded
+            except (msgspec.MsgspecError, UnicodeDecodeError):
+                # No readable id: the batch asks for the record alone, which names the problem.
+                ident = {}
         nct_id = ident.get("nctId")
         self.nct_id: str | None = (
             nct_id.upper() if isinstance(nct_id, str) and records.NCT_RE.fullmatch(nct_id) else None
