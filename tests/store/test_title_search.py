@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, inspect, update
+from sqlalchemy import column, delete, inspect, table, update
 from trialwatch.store import Store
 from trialwatch.store import read_models as rm
 from trialwatch.store.models import Study
@@ -22,13 +22,22 @@ TITLES = {
 }
 
 
+# The columns every schema since 0014 has: rows written at an older schema than the models'.
+STUDIES = table(
+    "studies", column("nct_id"), column("title"), column("first_seen_at"), column("last_changed_at")
+)
+
+
 def _fill(store: Store) -> None:
     with store.session() as session:
         for n, (nct_id, title) in enumerate(TITLES.items()):
             # A later id changed more recently: the order after an exact id is newest change first.
-            session.add(
-                Study(nct_id=nct_id, title=title, first_seen_at=NOW, last_changed_at=NOW + timedelta(days=n))
+            session.execute(
+                STUDIES.insert().values(
+                    nct_id=nct_id, title=title, first_seen_at=NOW, last_changed_at=NOW + timedelta(days=n)
+                )
             )
+        session.commit()
 
 
 def _found(store: Store, text: str) -> list[str]:
@@ -110,7 +119,11 @@ def test_migration_indexes_existing_titles_and_downgrades(tmp_path) -> None:  # 
     store.downgrade("0014")
     assert rm.TITLE_INDEX not in inspect(store.engine).get_table_names()
     with store.session() as session:
-        session.add(Study(nct_id="NCT00000012", title="Pembrolizumab later", first_seen_at=NOW))
-    # Without the index (and its triggers) search scans the titles, with the same result.
+        session.execute(
+            STUDIES.insert().values(nct_id="NCT00000012", title="Pembrolizumab later", first_seen_at=NOW)
+        )
+        session.commit()
+    # Written without the index (and its triggers): upgrading again indexes it too.
+    store.upgrade()
     assert _found(store, "pembrolizumab") == ["NCT00000002", "NCT00000001", "NCT00000012"]
     store.dispose()

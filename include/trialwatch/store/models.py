@@ -112,15 +112,21 @@ class Study(Base):
     # The first as-of date (ISO) on which this trial's findings could read differently; NEVER when
     # they do not depend on the date, None until evaluated. The daily evaluation skips the rest.
     findings_due: Mapped[str | None] = mapped_column(String(10))
+    # How many watchlists watch the trial now (memberships with left_at unset): kept by triggers on
+    # watchlist_trials (migration 0017); its rows in the overview, summed by a page number's skip.
+    current_members: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    # One index per overview sort, each ending in the tie-breaker, so any page is an index walk.
+    # One index per overview sort, each ending in the tie-breaker, so any page is an index walk; the
+    # trailing current_members lets a page by number skip rows from the index alone.
     __table_args__ = (
-        Index("ix_studies_title_nct", "title", "nct_id"),
-        Index("ix_studies_last_posted_nct", "last_posted", "last_changed_at", "nct_id"),
-        Index("ix_studies_last_changed_nct", "last_changed_at", "nct_id"),
-        Index("ix_studies_status_nct", "overall_status", "nct_id"),
-        Index("ix_studies_enrollment_nct", "enrollment_count", "nct_id"),
-        Index("ix_studies_severity_nct", "last_change_severity", "last_changed_at", "nct_id"),
+        Index("ix_studies_title_nct", "title", "nct_id", "current_members"),
+        Index("ix_studies_last_posted_nct", "last_posted", "last_changed_at", "nct_id", "current_members"),
+        Index("ix_studies_last_changed_nct", "last_changed_at", "nct_id", "current_members"),
+        Index("ix_studies_status_nct", "overall_status", "nct_id", "current_members"),
+        Index("ix_studies_enrollment_nct", "enrollment_count", "nct_id", "current_members"),
+        Index(
+            "ix_studies_severity_nct", "last_change_severity", "last_changed_at", "nct_id", "current_members"
+        ),
         Index("ix_studies_findings_due", "findings_due"),
     )
 

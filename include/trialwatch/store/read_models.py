@@ -519,6 +519,95 @@ def _by_study(
     return rows[:limit]
 
 
+def _skip(
+    session: Session, segments: list[_Segment], condition: Any, *, descending: bool, limit: int, offset: int
+) -> list[list[Any]]:
+    """The page's trials after ``offset`` rows, as [segment index, nct_id, rows of it on the page]:
+    a running sum of the trials' current memberships (one row each) along the sort index, which
+    holds the count, so no member is read. PostgreSQL sums in the server (a window); SQLite reads
+    the index in the process, where its window functions cost more than the rows."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    blocks: list[list[Any]] = []
+    taken = 0
+    for index, segment in enumerate(segments):
+        order = _order(segment.keys, descending, True, not segment.constant_nulls)
+        selected = select(Study.nct_id, Study.current_members).where(condition, segment.condition)
+        if postgres:
+            # First by the leading key's groups, summed over its peers in index order: the full
+            # order (NULLS LAST on a later key) needs a sort, paid then from the group where the
+            # skip ends only.
+            lead = segment.keys[0]
+            lead_order = lead.desc() if descending else lead.asc()
+            ends = (
+                select(
+                    lead.label("lead"),
+                    func.sum(Study.current_members).over(order_by=lead_order).label("upto"),
+                )
+                .where(condition, segment.condition)
+                .subquery()
+            )
+            group = session.execute(
+                select(ends.c.lead, ends.c.upto).where(ends.c.upto > offset).limit(1)
+            ).first()
+            if group is None:
+                offset -= int(
+                    session.scalar(
+                        select(func.sum(Study.current_members)).where(condition, segment.condition)
+                    )
+                    or 0
+                )
+                continue
+            # From the group where the skip ends: the page starts there, so no later group counts.
+            group_rows = (
+                session.scalar(
+                    select(func.sum(Study.current_members)).where(
+                        condition, segment.condition, lead == group.lead
+                    )
+                )
+                if group.lead is not None
+                else group.upto
+            )
+            offset -= int(group.upto) - int(group_rows or 0)
+            if group.lead is not None:  # else the lead is NULL throughout (a severity segment): one group
+                selected = selected.where(lead <= group.lead if descending else lead >= group.lead)
+            running = func.sum(Study.current_members).over(order_by=order, rows=(None, 0))
+            summed = selected.add_columns(running.label("upto")).subquery()
+            found = session.execute(
+                select(summed.c.nct_id, summed.c.current_members, summed.c.upto)
+                .where(summed.c.upto > offset)
+                .limit(limit - taken)
+            ).all()
+            if not found and offset:
+                offset -= int(session.scalar(select(func.sum(summed.c.current_members))) or 0)
+                continue
+            found = sorted(found, key=lambda row: row[2])  # the walk's order: the sums only grow
+        else:
+            # Every trial here is at least one row: the skip and the page lie within offset + limit.
+            statement = selected.order_by(*order).limit(offset + limit - taken)
+            compiled = statement.compile(dialect=session.get_bind().dialect)
+            # The driver's cursor: a result row object per skipped trial would cost more than the walk.
+            raw = session.connection().connection.driver_connection
+            rows = raw.execute(str(compiled), [compiled.params[name] for name in compiled.positiontup or ()])
+            upto, found = 0, []
+            for nct_id, members in rows:
+                upto += members
+                if upto > offset:
+                    found.append((nct_id, members, upto))
+                    if len(found) >= limit - taken:
+                        break
+            if not found:
+                offset = max(0, offset - upto)
+                continue
+        for nct_id, members, upto in found:
+            on_page = min(members, upto - offset, limit - taken)
+            blocks.append([index, nct_id, on_page])
+            taken += on_page
+            offset = 0
+            if taken >= limit:
+                return blocks
+    return blocks
+
+
 def _by_number(
     session: Session,
     segments: list[_Segment],
@@ -531,26 +620,15 @@ def _by_number(
     start: None,
     forward: bool,
 ) -> list[tuple[int, WatchlistTrial, Study]] | None:
-    """A page by number over several watchlists: the rows' trial ids are skipped and read through
-    the studies' sort index and the members' (nct_id, left_at, watchlist) index alone, then the page's
-    rows are fetched. None where the page is one trial's rows only (its split is unknown).
+    """A page by number over several watchlists: rows are skipped by the trials' counts of current
+    memberships along the studies' sort index (``_skip``), then the page's rows are fetched. None
+    where the page is one trial's rows only (its split is unknown).
 
     Ordering by the study's keys alone spares a sort of each trial's rows by watchlist: a trial's
     rows are adjacent, so the page holds the tail of its first trial's rows, all of the middle ones'
     and the head of its last's, which the watchlists' order then names."""
-    keyed = select(Study.nct_id).select_from(
-        _LeftFirst(Study.__table__, WatchlistTrial.__table__, Study.nct_id == WatchlistTrial.nct_id)
-    )
-    found = _walk(
-        session, keyed.where(condition), segments, descending=descending, limit=limit, offset=offset
-    )
-    blocks: list[list[Any]] = []  # [segment index, nct_id, rows of it on the page]
-    for index, (nct_id,) in found:
-        if blocks and blocks[-1][1] == nct_id:
-            blocks[-1][2] += 1
-        else:
-            blocks.append([index, nct_id, 1])
-    if len(blocks) == 1 and len(found) == limit:
+    blocks = _skip(session, segments, condition, descending=descending, limit=limit, offset=offset)
+    if len(blocks) == 1 and blocks[0][2] == limit:
         return None
     ids = [nct_id for _, nct_id, _ in blocks]
     studies = {study.nct_id: study for study in session.scalars(select(Study).where(Study.nct_id.in_(ids)))}
@@ -592,10 +670,13 @@ def overview(
         member = and_(member, WatchlistTrial.watchlist == watchlist)
     condition = member
     study_filter = exists().where(WatchlistTrial.nct_id == Study.nct_id, member)
+    # A page by number over all watchlists: the trials with a current membership, from the index.
+    skip_filter = Study.current_members > 0
     if finding:
         code = None if finding == "any" else finding
         condition = and_(condition, has_open_finding(WatchlistTrial.nct_id, code))
         study_filter = and_(study_filter, has_open_finding(Study.nct_id, code))
+        skip_filter = and_(skip_filter, has_open_finding(Study.nct_id, code))
         # Counted from the open findings (few) rather than probing every member for one.
         flagged = select(FindingRow.nct_id).where(FindingRow.open_key.is_not(None))
         if code is not None:
@@ -621,7 +702,7 @@ def overview(
         if by_study:
             return _by_study(session, study_segments, study_filter, member, descending=descending, **kwargs)
         if sort != "watchlist" and kwargs["start"] is None:
-            rows = _by_number(session, study_segments, condition, member, descending=descending, **kwargs)
+            rows = _by_number(session, study_segments, skip_filter, member, descending=descending, **kwargs)
             if rows is not None:
                 return rows
         # The watchlist sort walks the members' primary key; every other sort a studies index.
