@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, inspect, select, update
 from trialwatch.store import Store
-from trialwatch.store.db import MIGRATIONS_DIR
 from trialwatch.store.models import Study, WatchlistTrial
 from trialwatch.store.repository import update_memberships
 
@@ -78,12 +75,7 @@ def _round_trip(store: Store) -> None:
         "nct_id",
         "current_members",
     ]
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0016")
-        connection.commit()
+    store.downgrade("0016")
     store.dispose()
     assert _indexes(store)["ix_studies_last_posted_nct"] == ["last_posted", "last_changed_at", "nct_id"]
     assert "current_members" not in {c["name"] for c in inspect(store.engine).get_columns("studies")}
