@@ -51,16 +51,8 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: in
     Raises ``UnsafeJSON`` for those and for any text that is not JSON at all (with line and column).
     """
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    try:
-        with collector_paused():
-            data = _DECODER.decode(raw)
-    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
-        data = _NOT_VOUCHED  # not JSON, NaN, out of range, a BOM, ...: the strict path says which
-    if (
-        data is not _NOT_VOUCHED
-        and not _deeper_than(raw, max_depth)
-        and not _may_hold_long_number(raw, max_number_chars)
-    ):
+    data = _vouched(raw, _DECODER, max_depth, max_number_chars)
+    if data is not _NOT_VOUCHED:
         return data
     return _strict_loads(text, max_depth=max_depth, max_number_chars=max_number_chars)
 
@@ -79,13 +71,20 @@ def loads_typed(
     What a typed decode skips over (``msgspec.Raw``) it does not read: a number out of range or bytes
     that are not UTF-8 there show only when that part is decoded (``loads`` then names the problem).
     """
+    data = _vouched(raw, decoder, max_depth, max_number_chars)
+    return None if data is _NOT_VOUCHED else data
+
+
+def _vouched(raw: bytes, decoder: msgspec.json.Decoder, max_depth: int, max_number_chars: int) -> Any:
+    """The fast path: ``raw`` decoded, or ``_NOT_VOUCHED`` where it is not JSON ``decoder`` reads (NaN,
+    out of range, a BOM, bytes that are not UTF-8, another shape) or fails the depth or number checks."""
     try:
         with collector_paused():
             data = decoder.decode(raw)
-    except (msgspec.MsgspecError, RecursionError):
-        return None
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
+        return _NOT_VOUCHED
     if _deeper_than(raw, max_depth) or _may_hold_long_number(raw, max_number_chars):
-        return None
+        return _NOT_VOUCHED
     return data
 
 

@@ -86,10 +86,11 @@ def test_a_study_without_a_readable_id_has_none() -> None:
         b'{"studies":[{"protocolSection":{},"newSection":{}}]}',  # the quick hash must see every member
         b'{"studies":[{"protocolSection":{"x":NaN}}]}',
         b'{"studies":[],"nextPageToken":5}',
+        b'{"studies":[],"nextPageToken":"\xff"}',
         b"<html>busy</html>",
         b'{"studies":[{"protocolSection":' + b"[" * 70 + b"]" * 70 + b"}]}",
     ],
-    ids=["unknown member", "nan", "token not a string", "html", "too deep"],
+    ids=["unknown member", "nan", "token not a string", "token not utf-8", "html", "too deep"],
 )
 def test_pages_the_fast_path_does_not_vouch_for_go_the_ordinary_way(body: bytes) -> None:
     assert page_of_served(body) is None
