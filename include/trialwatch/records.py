@@ -640,8 +640,9 @@ def hash_canonical(canonical: dict[str, Any]) -> str:
 # out only derivedSection: all noise, and where the versionHolder every data build moves lives.
 # Reading whole members lets it work on the bytes of a page without decoding them (registry.served).
 _ENCODE = msgspec.json.Encoder().encode
-QUICK_MEMBERS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "hasResults")
+MEMBERS = (*SECTIONS, "hasResults")  # a study's top-level members, in the registry's order
 _QUICK_LEFT_OUT = frozenset(path for path in NOISE_PATHS if "." not in path)
+QUICK_MEMBERS = tuple(member for member in MEMBERS if member not in _QUICK_LEFT_OUT)
 _QUICK_KNOWN = frozenset(QUICK_MEMBERS) | _QUICK_LEFT_OUT
 _QUICK_KEYS = {key: _ENCODE(key) + b":" for key in QUICK_MEMBERS}
 

@@ -20,20 +20,17 @@ import msgspec
 from trialwatch import records, safejson
 from trialwatch.records import MalformedRecord
 
-
-class _Members(msgspec.Struct, forbid_unknown_fields=True):
-    """A study's top-level members as bytes (empty: absent); field order is the registry's."""
-
-    protocolSection: msgspec.Raw = msgspec.Raw()
-    resultsSection: msgspec.Raw = msgspec.Raw()
-    annotationSection: msgspec.Raw = msgspec.Raw()
-    documentSection: msgspec.Raw = msgspec.Raw()
-    derivedSection: msgspec.Raw = msgspec.Raw()
-    hasResults: msgspec.Raw = msgspec.Raw()
+# A study's top-level members as bytes (empty: absent), in the registry's order; any other member
+# fails the decode, so the page goes the ordinary way.
+_Members = msgspec.defstruct(
+    "_Members",
+    [(name, msgspec.Raw, msgspec.Raw()) for name in records.MEMBERS],
+    forbid_unknown_fields=True,
+)
 
 
 class _Page(msgspec.Struct):
-    studies: list[_Members]
+    studies: list[_Members]  # type: ignore[valid-type]
     nextPageToken: str | None = None
     totalCount: int | None = None
 
