@@ -104,7 +104,9 @@ def collector_paused() -> Iterator[None]:
 # Every byte but the four brackets and the quote: what is left of a text's structure once they
 # are deleted (escapes taken out first).
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
-_INNERMOST_PAIRS = re.compile(rb"\{\}|\[\]")
+# Valid JSON closes each bracket with its own kind, so for the depth one kind of pair is enough, and
+# deleting "()" is a plain bytes.replace, several times faster than a regex over two kinds.
+_ONE_KIND = bytes.maketrans(b"[]{}", b"()()")
 # A backslash and the byte it escapes: one regex pass, several times faster on registry pages than
 # two bytes.replace passes (their two-byte search is slow where backslashes are frequent).
 _ESCAPES = re.compile(rb"\\.", re.DOTALL)
@@ -117,11 +119,11 @@ def _deeper_than(raw: bytes, max_depth: int) -> bool:
     holding no container), one level, so the number of passes that empties them is the depth. All
     in C: a Python walk of the decoded page cost more than the decode itself.
     """
-    brackets = _brackets_outside_strings(raw)
+    brackets = _brackets_outside_strings(raw).translate(_ONE_KIND)
     for _ in range(max_depth):
         if not brackets:
             return False
-        brackets = _INNERMOST_PAIRS.sub(b"", brackets)
+        brackets = brackets.replace(b"()", b"")
     return bool(brackets)
 
 
