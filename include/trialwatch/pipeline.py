@@ -955,7 +955,10 @@ def _gate_one(
         if study is not fetched:
             records.check_study(study)
         if current is None and not use_history:
-            version = repo.NewVersion(study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick)
+            served = fetched.json() if isinstance(fetched, ServedStudy) else None
+            version = repo.NewVersion(
+                study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick, served_json=served
+            )
             gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
             return
         canonical = records.canonical_form(study)

@@ -131,3 +131,27 @@ def test_the_gate_never_decodes_a_record_whose_quick_hash_is_stored() -> None:
     gate = gate_batch({"NCT02552212": changed}, state, use_history=False)
     assert list(gate.changed) == ["NCT02552212"] and changed._study is not None
     assert gate.changed["NCT02552212"][0] == edited
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=[p.name for p in STUDY_FILES])
+def test_the_json_as_served_is_the_record(path: Any) -> None:
+    study = json.loads(path.read_text(encoding="utf-8"))
+    (served,) = _served(study)["studies"]
+    assert served.json() == _compact(study)  # the page's own bytes, unchanged
+    assert json.loads(served.json()) == study
+
+
+def test_a_new_trial_is_stored_as_served_and_reads_back_whole(store: Any) -> None:
+    """A new trial's record goes to the store as the bytes the registry sent, not encoded again."""
+    from trialwatch.store.models import StudyVersion
+
+    study = _study("study_NCT03418623.json")
+    (served,) = _served(study)["studies"]
+    gate = gate_batch({"NCT03418623": served}, {}, use_history=False)
+    (write,) = gate.writes
+    assert write.version.served_json == _compact(study)
+    with store.session() as session:
+        repo.store_batch(session, gate.writes, data_timestamp=None)
+    with store.session() as session:
+        (version,) = session.query(StudyVersion).all()
+        assert version.raw_json == study

@@ -218,6 +218,36 @@ def test_last_posted_follows_the_current_version(store: Store) -> None:
         assert session.get(Study, NCT).last_posted == "2026-10-30"  # type: ignore[union-attr]
 
 
+def test_a_batch_fills_the_overview_columns_of_new_and_known_trials(store: Store) -> None:
+    """store_batch shows a trial as store_versions does: title, status, enrollment, posting date,
+    for a new trial (its row inserted) and for one it moves on (its row updated)."""
+    ident = STUDY["protocolSection"]["identificationModule"]
+    status = STUDY["protocolSection"]["statusModule"]
+    enrollment = STUDY["protocolSection"]["designModule"]["enrollmentInfo"]
+    new = repo.StudyWrite(NCT, _version(STUDY), None, has_row=False)
+    with store.session() as session:
+        repo.store_batch(session, [new], data_timestamp=None)
+    with store.session() as session:
+        study = session.get(Study, NCT)
+        assert study is not None and study.current_version_id is not None
+        assert study.title == ident["briefTitle"]
+        assert study.overall_status == status["overallStatus"]
+        assert (study.enrollment_count, study.enrollment_type) == (enrollment["count"], enrollment["type"])
+        assert study.last_posted == status["lastUpdatePostDateStruct"]["date"]
+        first = study.current_version_id
+
+    suspended = _suspended()
+    suspended["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2026-11-02"
+    moved = repo.StudyWrite(NCT, _version(suspended), first, has_row=True)
+    with store.session() as session:
+        repo.store_batch(session, [moved], data_timestamp=None)
+    with store.session() as session:
+        study = session.get(Study, NCT)
+        assert study is not None and study.current_version_id != first
+        assert (study.overall_status, study.last_posted) == ("SUSPENDED", "2026-11-02")
+        assert study.title == ident["briefTitle"]
+
+
 def test_migration_copies_the_posting_date_of_current_versions(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """0011 fills studies.last_posted for stores written before it, from each current version."""
     from datetime import UTC, datetime

@@ -43,6 +43,7 @@ _PAGE = msgspec.json.Decoder(_Page)
 _IDENTIFICATION = msgspec.json.Decoder(_Identification)
 _DECODE = msgspec.json.Decoder().decode
 _NAMES = _Members.__struct_fields__
+_KEYS = tuple((name, b'"%s":' % name.encode()) for name in _NAMES)
 _QUICK = tuple((name, records.quick_member_key(name)) for name in records.QUICK_MEMBERS)
 
 
@@ -77,6 +78,11 @@ class ServedStudy(Mapping[str, Any]):
             if isinstance(aliases, list)
             else frozenset()
         )
+
+    def json(self) -> bytes:
+        """The record's JSON text as served (its members' own bytes): what decoding it gives ``study``."""
+        members = self._members
+        return b"{%s}" % b",".join(key + raw for name, key in _KEYS if len(raw := getattr(members, name)))
 
     def quick_hash(self) -> str:
         """``records.quick_hash`` of the record, read from the bytes as served."""

@@ -39,9 +39,10 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor(dict_data=_dictionary())
 
 
-def encode_record(record: Any) -> bytes:
-    """The stored bytes of a record (any JSON value)."""
-    return _compressor().compress(_encode(record))
+def encode_record(record: Any, *, served: bytes | None = None) -> bytes:
+    """The stored bytes of a record (any JSON value); ``served``: its JSON text as the registry served
+    it, where the caller has it (decoding it gave ``record``), stored instead of encoding ``record``."""
+    return _compressor().compress(_encode(record) if served is None else served)
 
 
 def record_json(blob: bytes | memoryview) -> bytes:

@@ -66,6 +66,8 @@ class NewVersion:
     backfill: bool = False
     # records.quick_hash of the fetched record, for the version that is the record as served.
     quick_hash: str | None = None
+    # The record's JSON as served, where the fetch kept it: stored as it is, not encoded again.
+    served_json: bytes | None = None
 
 
 # A version stored without its content hash holds this prefix and its record's quick hash instead.
@@ -361,22 +363,33 @@ def store_batch(
     data_timestamp: str | None,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """``store_versions`` for a whole batch: one INSERT per table and one UPDATE of ``studies``.
+    """``store_versions`` for a whole batch: one statement per table and kind of write.
 
     Returns nct_id -> events written. A unique key broken by any write fails the whole statement
     (``WriteConflict``); the caller then stores the batch trial by trial.
+
+    A new trial's ``studies`` row is inserted with what the overview shows already in it, and
+    afterwards only given its version: an UPDATE of the sorted columns would rewrite every sort
+    index entry and the title index again (on SQLite, a third of a registry-wide first sync).
     """
     if not writes:
         return {}
     now = now or utcnow()
     connection = session.connection()
     studies, versions, events = Study.__table__, StudyVersion.__table__, ChangeEventRow.__table__
-    fresh = [{"nct_id": w.nct_id, "first_seen_at": now, "title": ""} for w in writes if not w.has_row]
+    shown = {w.nct_id: _shown(w.version) for w in writes}
+    fresh = [
+        {"nct_id": w.nct_id, "first_seen_at": now, "last_fetched_at": now, **shown[w.nct_id]}
+        for w in writes
+        if not w.has_row
+    ]
     if fresh:
         connection.execute(insert(studies), fresh)
-    version_ids = (
+    # One trial per write, so the trial tells the rows apart: unordered RETURNING is one statement
+    # on SQLite, where an ordered one is a statement per row.
+    version_ids = dict(
         connection.execute(
-            insert(versions).returning(versions.c.id, sort_by_parameter_order=True),
+            insert(versions).returning(versions.c.nct_id, versions.c.id),
             [
                 {
                     "nct_id": w.nct_id,
@@ -387,70 +400,81 @@ def store_batch(
                     "data_timestamp": data_timestamp,
                     "fetched_at": now,
                     "source": w.version.source,
-                    "record": encode_record(w.version.study),
+                    "record": encode_record(w.version.study, served=w.version.served_json),
                     "posted": posted_of(w.version.study),
                 }
                 for w in writes
             ],
-        )
-        .scalars()
-        .all()
+        ).all()
     )
     event_rows: list[dict[str, Any]] = []
     written: dict[str, int] = {}
-    current: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []  # trials that had a row: everything shown may have changed
+    placed: list[dict[str, Any]] = []  # new trials: their row shows the version already
     news: list[dict[str, Any]] = []
-    for w, version_id in zip(writes, version_ids, strict=True):
-        version = w.version
+    for w in writes:
+        version, version_id = w.version, version_ids[w.nct_id]
         seen: dict[tuple[str, str], int] = {}
         for event in version.events:
             occurrence = seen.get((event.path, event.field), 0)
             seen[(event.path, event.field)] = occurrence + 1
             event_rows.append(_event_values(event, version_id, now, version.backfill, occurrence))
         written[w.nct_id] = len(version.events)
-        count, kind = records.enrollment(version.study)
-        current.append(
-            {
-                "b_id": w.nct_id,
-                "b_version": version_id,
-                "b_hash": version.content_hash,
-                "b_quick": version.quick_hash,
-                "b_registry_version": version.registry_version,
-                "b_title": records.brief_title(version.study),
-                "b_status": records.overall_status(version.study),
-                "b_count": count,
-                "b_kind": kind,
-            }
-        )
+        current = {
+            "b_id": w.nct_id,
+            "b_version": version_id,
+            "b_hash": version.content_hash,
+            "b_quick": version.quick_hash,
+            "b_registry_version": version.registry_version,
+        }
+        if w.has_row:
+            moved.append(current | {f"b_{name}": value for name, value in shown[w.nct_id].items()})
+        else:
+            placed.append(current)
         if version.events and not version.backfill:
             news.append({"b_id": w.nct_id, "b_severity": _highest(version.events)})
     if event_rows:
         connection.execute(insert(events), event_rows)
-    connection.execute(
-        update(studies)
-        .where(studies.c.nct_id == bindparam("b_id"))
-        .values(
-            current_version_id=bindparam("b_version"),
-            current_hash=bindparam("b_hash"),
-            quick_hash=bindparam("b_quick"),
-            registry_version=bindparam("b_registry_version"),
-            title=bindparam("b_title"),
-            overall_status=bindparam("b_status"),
-            enrollment_count=bindparam("b_count"),
-            enrollment_type=bindparam("b_kind"),
-            last_fetched_at=now,
-            gone_at=None,
-        ),
-        current,
-    )
+    current_values = {
+        "current_version_id": bindparam("b_version"),
+        "current_hash": bindparam("b_hash"),
+        "quick_hash": bindparam("b_quick"),
+        "registry_version": bindparam("b_registry_version"),
+    }
+    by_id = studies.c.nct_id == bindparam("b_id")
+    if placed:
+        connection.execute(update(studies).where(by_id).values(current_values), placed)
+    if moved:
+        shown_values = {name: bindparam(f"b_{name}") for name in _SHOWN}
+        fetched = {"last_fetched_at": now, "gone_at": None}
+        connection.execute(
+            update(studies).where(by_id).values(current_values | shown_values | fetched), moved
+        )
     if news:
         connection.execute(
             update(studies)
-            .where(studies.c.nct_id == bindparam("b_id"))
+            .where(by_id)
             .values(last_changed_at=now, last_change_severity=bindparam("b_severity")),
             news,
         )
     return written
+
+
+# The ``studies`` columns that show a trial's current version in the overview (see ``_shown``).
+_SHOWN = ("title", "overall_status", "enrollment_count", "enrollment_type", "last_posted")
+
+
+def _shown(version: NewVersion) -> dict[str, Any]:
+    """What the overview shows of a trial whose current version is ``version``, as in store_versions."""
+    study = version.study
+    count, kind = records.enrollment(study)
+    return {
+        "title": records.brief_title(study),
+        "overall_status": records.overall_status(study),
+        "enrollment_count": count,
+        "enrollment_type": kind,
+        "last_posted": version.registry_version_date or records.last_update_posted(study),
+    }
 
 
 def _event_values(
