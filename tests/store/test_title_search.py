@@ -127,3 +127,76 @@ def test_migration_indexes_existing_titles_and_downgrades(tmp_path) -> None:  # 
     store.upgrade()
     assert _found(store, "pembrolizumab") == ["NCT00000002", "NCT00000001", "NCT00000012"]
     store.dispose()
+
+
+def _pending(store: Store) -> list[str]:
+    from trialwatch.store import title_index
+
+    with store.engine.connect() as connection:
+        return [row[0] for row in connection.exec_driver_sql(f"SELECT nct_id FROM {title_index.PENDING}")]
+
+
+def _indexed(store: Store, word: str) -> list[int]:
+    with store.engine.connect() as connection:
+        query = f"SELECT rowid FROM {rm.TITLE_INDEX} WHERE {rm.TITLE_INDEX} MATCH ? ORDER BY rowid"
+        return [row[0] for row in connection.exec_driver_sql(query, (f'"{word}"',))]
+
+
+def test_the_index_catches_up_when_a_store_session_commits(store: Store) -> None:
+    _fill(store)  # through a store session: its commit indexed every title
+    assert _pending(store) == []
+    assert _indexed(store, "pembrolizumab") == [1, 2]
+    with store.session() as session:
+        session.execute(update(Study).where(Study.nct_id == "NCT00000002").values(title="Nivolumab"))
+        session.execute(delete(Study).where(Study.nct_id == "NCT00000001"))
+        assert sorted(_pending_in(session)) == ["NCT00000001", "NCT00000002"]  # noted, not yet indexed
+    assert _pending(store) == []
+    assert _indexed(store, "pembrolizumab") == [] and _indexed(store, "nivolumab") == [2]
+
+
+def _pending_in(session) -> list[str]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+    from trialwatch.store import title_index
+
+    return list(session.scalars(text(f"SELECT nct_id FROM {title_index.PENDING}")))
+
+
+def test_search_finds_titles_written_past_the_store(store: Store) -> None:
+    """A writer that bypasses the store leaves its trials noted, not indexed: search still finds them."""
+    import sqlite3
+
+    _fill(store)
+    path = store.engine.url.database
+    with sqlite3.connect(str(path)) as raw:
+        raw.execute(
+            "INSERT INTO studies (nct_id, title, first_seen_at, current_members) VALUES (?, ?, ?, 0)",
+            ("NCT00000013", "Pembrolizumab written directly", NOW.isoformat()),
+        )
+        raw.execute("UPDATE studies SET title = 'Renamed' WHERE nct_id = 'NCT00000001'")
+    assert sorted(_pending(store)) == ["NCT00000001", "NCT00000013"]
+    assert _indexed(store, "pembrolizumab") == [1, 2]  # the index still holds the old titles
+    assert sorted(_found(store, "pembrolizumab")) == ["NCT00000002", "NCT00000013"]
+    assert _found(store, "renamed") == ["NCT00000001"]
+    with store.session() as session:  # any write through the store catches up
+        session.execute(update(Study).where(Study.nct_id == "NCT00000003").values(title="Études"))
+    assert _pending(store) == []
+    assert _indexed(store, "pembrolizumab") == [2, 13]
+
+
+def test_0018_keeps_the_index_and_its_downgrade_brings_back_the_row_triggers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    store.upgrade("0017")
+    _fill(store)  # indexed by 0015's triggers
+    store.upgrade()
+    assert _found(store, "pembrolizumab") == ["NCT00000002", "NCT00000001"]
+    with store.session() as session:
+        session.add(Study(nct_id="NCT00000011", title="pembrolizumab again", first_seen_at=NOW))
+    store.downgrade("0017")
+    assert "studies_title_pending" not in inspect(store.engine).get_table_names()
+    assert _indexed(store, "pembrolizumab") == [1, 2, 11]
+    with store.session() as session:  # 0015's triggers index this one as it is written
+        session.execute(
+            STUDIES.insert().values(nct_id="NCT00000012", title="Pembrolizumab", first_seen_at=NOW)
+        )
+    assert _indexed(store, "pembrolizumab") == [1, 2, 11, 12]
+    store.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from trialwatch import settings
+from trialwatch.store import title_index
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,24 @@ class Store:
         self.url = url or settings.store_url()
         self.engine = create_store_engine(self.url, readonly=readonly)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readonly = readonly
+        self._forget_schema()
+        event.listen(self._sessions, "before_commit", self._catch_up)
+
+    def _forget_schema(self) -> None:
+        # Whether commits must bring SQLite's title index up to date; None: ask the schema first.
+        self._title_index: bool | None = None
+        if self._readonly or self.engine.dialect.name != "sqlite":
+            self._title_index = False
+
+    def _catch_up(self, session: Session) -> None:
+        """Before every commit of a store session: SQLite's title index takes in the titles written."""
+        if self._title_index is False:
+            return
+        if self._title_index is None:
+            self._title_index = title_index.exists(session)
+        if self._title_index:
+            title_index.catch_up(session)
 
     def __repr__(self) -> str:
         return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -86,12 +105,14 @@ class Store:
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision``, the newest Alembic revision by default (idempotent)."""
         self._migrate("upgrade", revision)
+        self._forget_schema()
         if revision == "head":
             log.info("store %s is at the newest schema", self)
 
     def downgrade(self, revision: str) -> None:
         """Take the schema back to ``revision`` (each migration says what its downgrade loses)."""
         self._migrate("downgrade", revision)
+        self._forget_schema()
 
     def _migrate(self, direction: str, revision: str) -> None:
         from alembic import command

@@ -39,6 +39,7 @@ from sqlalchemy.sql.expression import Join
 
 from trialwatch.events import SEVERITY_RANK, compare_url, history_url, study_url
 from trialwatch.records import CurrentFacts, current_facts
+from trialwatch.store import title_index
 from trialwatch.store.codec import decode_record
 from trialwatch.store.findings import has_open_finding
 from trialwatch.store.models import (
@@ -750,32 +751,31 @@ def overview(
 SEARCH_COUNT_CAP = 1000  # beyond this many matches search says "more than" instead of counting on
 
 
-TITLE_INDEX = "studies_title_fts"  # SQLite's FTS5 trigram index on studies.title (migration 0015)
+TITLE_INDEX = title_index.INDEX  # SQLite's FTS5 trigram index on studies.title (migrations 0015, 0018)
 
 
 def _title_index(session: Session, needle: str, by_title: Any) -> list[str] | None:
     """Up to the cap's worth of ids whose title matches ``by_title``, found through SQLite's trigram
-    index; None where that index cannot answer (PostgreSQL, no FTS5, fewer than 3 characters)."""
-    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3:
-        return None
-    exists_ = session.execute(
-        text_("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": TITLE_INDEX}
-    ).first()
-    if exists_ is None:
+    index and among the trials it has yet to catch up with; None where that index cannot answer
+    (PostgreSQL, no FTS5, fewer than 3 characters)."""
+    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3 or not title_index.exists(session):
         return None
     fts = table(TITLE_INDEX, column("rowid"))
+    noted = table(title_index.PENDING, column("nct_id"))
     # The index folds case beyond ASCII, so it finds a superset; LIKE on the title keeps what matches.
     phrase = '"' + needle.replace('"', '""') + '"'
-    return list(
-        session.scalars(
-            select(Study.nct_id)
-            .select_from(fts)
-            # Keyed by the trial's number (migration 0015): NCT + the number in 8 digits.
-            .join(Study.__table__, Study.nct_id == func.printf("NCT%08d", fts.c.rowid))
-            .where(text_(f"{TITLE_INDEX} MATCH :phrase").bindparams(phrase=phrase), by_title)
-            .limit(SEARCH_COUNT_CAP + 1)
-        )
+    indexed = (
+        select(Study.nct_id)
+        .select_from(fts)
+        # Keyed by the trial's number (migration 0015): NCT + the number in 8 digits.
+        .join(Study.__table__, Study.nct_id == func.printf("NCT%08d", fts.c.rowid))
+        .where(text_(f"{TITLE_INDEX} MATCH :phrase").bindparams(phrase=phrase), by_title)
+        .limit(SEARCH_COUNT_CAP + 1)
     )
+    # Titles written since the last catch-up: the index may not hold them yet.
+    unindexed = select(Study.nct_id).where(Study.nct_id.in_(select(noted.c.nct_id)), by_title)
+    found = [*session.scalars(indexed), *session.scalars(unindexed.limit(SEARCH_COUNT_CAP + 1))]
+    return list(dict.fromkeys(found))[: SEARCH_COUNT_CAP + 1]
 
 
 def search(session: Session, text: str, page: PageRequest) -> Page[StudySummary]:
