@@ -66,7 +66,7 @@ def templates() -> list[bytes]:
         nct_id = study["protocolSection"]["identificationModule"]["nctId"]
         if nct_id not in seen:
             seen.add(nct_id)
-            out.append(json.dumps(study, separators=(",", ":")).encode())
+            out.append(json.dumps(study, separators=(",", ":"), ensure_ascii=False).encode())
     return out
 
 
@@ -113,7 +113,8 @@ class Registry:
         self.posted: list[str] = []
         for i in range(self.n):
             study, posted = make_study(i, day, self.bases)
-            self.bodies.append(json.dumps(study, separators=(",", ":")).encode())
+            # As the registry sends it: compact, UTF-8 as it is (no \u escapes).
+            self.bodies.append(json.dumps(study, separators=(",", ":"), ensure_ascii=False).encode())
             self.posted.append(posted)
         self.id_only = [
             b'{"protocolSection":{"identificationModule":{"nctId":"%s"}}}' % nct(i).encode()
