@@ -1249,10 +1249,13 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
             nct_ids = stored_findings.watched_trial_ids(session)
         else:
             nct_ids = stored_findings.watched_trial_ids(session, changed_since=last[1], due_by=as_of)
+        # Only this run opens findings until it ends (the sync lease), each chunk its own trials': with
+        # none open now, no chunk has any to reconcile with (a registry's first evaluation).
+        any_open = stored_findings.any_open_findings(session)
     counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
-        new, still, gone = _evaluate_findings(store, run_id, chunk, as_of)
+        new, still, gone = _evaluate_findings(store, run_id, chunk, as_of, any_open=any_open)
         counts["trials"] += len(chunk)
         counts["new"] += new
         counts["resolved"] += gone
@@ -1263,12 +1266,14 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
 
 
 @safejson.collector_paused()  # as for a sync batch: the chunk's records live until it ends
-def _evaluate_findings(store: Store, run_id: int, chunk: list[str], as_of: date) -> tuple[int, int, int]:
+def _evaluate_findings(
+    store: Store, run_id: int, chunk: list[str], as_of: date, *, any_open: bool = True
+) -> tuple[int, int, int]:
     """Evaluate and store one chunk's findings; how many were new, still open and resolved."""
     with store.session() as session:
         records_now = stored_findings.current_records(session, chunk)
         anticipated = stored_findings.previous_anticipated(session, chunk)
-        open_before = stored_findings.open_findings(session, chunk)
+        open_before = stored_findings.open_findings(session, chunk) if any_open else {}
         new: list[findings.Finding] = []
         still: list[findings.Finding] = []
         gone: list[findings.Finding] = []

@@ -188,3 +188,53 @@ def test_a_second_run_of_the_same_build_evaluates_only_what_changed_since(
     with store.session() as session:
         earlier = repo.start_sync_run(session, data_timestamp="2020-01-01T00:00:00", requested=0)
     assert pipeline.update_findings(store, earlier)["trials"] == 2
+
+
+def test_open_findings_are_read_only_once_some_finding_is_open(
+    store: Store, days: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watchlist = _watchlist(tmp_path)
+    read: list[list[str]] = []
+    open_findings = stored.open_findings
+
+    def counted(session, nct_ids):  # type: ignore[no-untyped-def]
+        read.append(list(nct_ids))
+        return open_findings(session, nct_ids)
+
+    monkeypatch.setattr(stored, "open_findings", counted)
+    _sync(store, days, 1, watchlist)  # 2021-03-01: nothing found, so nothing is open after
+    _sync(store, days, 2, watchlist)  # opens three findings (see the first test), none open before
+    with store.session() as session:
+        assert stored.any_open_findings(session)
+    assert read == []
+    assert len(_rows(store)) == 3
+
+    run3 = _sync(store, days, 3, watchlist)  # two of them resolve: read, or they would stay open
+    assert read
+    assert {r.key for r in _rows(store) if r.resolved_run_id == run3} == {
+        "NCT04327037/status_past_completion",
+        "NCT04327037/verification_stale",
+    }
+
+
+def test_any_open_findings_is_false_once_every_finding_resolved(store: Store) -> None:
+    from trialwatch.findings import Finding
+    from trialwatch.store import repository as repo
+
+    finding = Finding(
+        code="stop_reason_missing",
+        nct_id="NCT03418623",
+        title="t",
+        detail="d",
+        category="status",
+        severity="minor",
+        rule="r",
+    )
+    with store.session() as session:
+        assert not stored.any_open_findings(session)
+        run = repo.start_sync_run(session, data_timestamp="2024-10-01T00:00:00", requested=0)
+        now = repo.utcnow()
+        stored.record_findings(session, run_id=run, now=now, new=[finding], still_open=[], resolved=[])
+        assert stored.any_open_findings(session)
+        stored.record_findings(session, run_id=run, now=now, new=[], still_open=[], resolved=[finding])
+        assert not stored.any_open_findings(session)

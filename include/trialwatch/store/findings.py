@@ -250,6 +250,11 @@ def previous_anticipated(session: Session, nct_ids: Sequence[str]) -> dict[str, 
     return found
 
 
+def any_open_findings(session: Session) -> bool:
+    """Whether any finding is open: none is before a registry's first evaluation."""
+    return bool(session.scalar(select(exists().where(FindingRow.open_key.is_not(None)))))
+
+
 def open_findings(session: Session, nct_ids: Sequence[str]) -> dict[str, list[Finding]]:
     """The open findings of these trials, by trial."""
     found: dict[str, list[Finding]] = {}
