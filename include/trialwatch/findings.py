@@ -218,6 +218,7 @@ def _parse_date_text(text: str) -> RegistryDate | None:
         return None
 
 
+@functools.lru_cache(maxsize=8192)  # the same few thousand dates again: due dates, grace periods
 def add_months(day: date, months: int) -> date:
     """``day`` moved by whole months, clamped to the month's end (2024-02-29 + 12 months = 2025-02-28)."""
     index = day.year * 12 + day.month - 1 + months
@@ -301,14 +302,15 @@ class _Record:
         self.interventions_module = protocol.get("armsInterventionsModule") or {}
         self.locations_module = protocol.get("contactsLocationsModule") or {}
         self.record = record
-        # Read every field a check may need now, so a bad one fails the same way whatever the status.
-        for key, _, _ in _DATE_FIELDS:
-            self.date_struct(key)
+        # Read every field a check may need now, so a bad one fails the same way whatever the status;
+        # the date structs and the status, which several checks read, are kept as read.
+        self._dates = {key: self._read_date_struct(key) for key, _, _ in _DATE_FIELDS}
         self.plain_date("statusVerifiedDate")
         self.flag("isFdaRegulatedDrug")
         self.flag("isFdaRegulatedDevice")
         self.enrollment()
-        for key in ("overallStatus", "lastKnownStatus", "whyStopped"):
+        self.overall_status = self.text(self.status, "overallStatus", STATUS_PATH)
+        for key in ("lastKnownStatus", "whyStopped"):
             self.text(self.status, key, STATUS_PATH)
 
     def text(self, module: dict[str, Any], key: str, where: str) -> str | None:
@@ -325,12 +327,12 @@ class _Record:
             f"{self.nct_id}: protocolSection.oversightModule.{key} is {value!r}, expected true or false"
         )
 
-    @property
-    def overall_status(self) -> str | None:
-        return self.text(self.status, "overallStatus", STATUS_PATH)
-
     def date_struct(self, key: str) -> tuple[RegistryDate | None, str | None]:
         """(date, type) of a date struct such as ``startDateStruct``; (None, None) when absent."""
+        found = self._dates.get(key)
+        return self._read_date_struct(key) if found is None else found
+
+    def _read_date_struct(self, key: str) -> tuple[RegistryDate | None, str | None]:
         struct = self.status.get(key)
         where = f"{self.nct_id}: {STATUS_PATH}.{key}"
         if struct is None:
