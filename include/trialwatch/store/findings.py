@@ -159,13 +159,33 @@ def mark_evaluated(session: Session, run_id: int, as_of: date) -> None:
     session.execute(update(SyncRun).where(SyncRun.id == run_id).values(findings_as_of=as_of.isoformat()))
 
 
+class _Identification(msgspec.Struct):
+    nctId: Any = msgspec.UNSET  # titles, organisation and other ids are not read
+
+
+class _Intervention(msgspec.Struct):
+    type: Any = None  # a missing type reads as None, as dict.get gives
+
+
+class _Site(msgspec.Struct):
+    country: Any = None
+
+
+class _Interventions(msgspec.Struct):
+    interventions: list[_Intervention] | None = None  # arm groups and descriptions are not read
+
+
+class _Locations(msgspec.Struct):
+    locations: list[_Site] | None = None  # contacts, facilities and cities are not read
+
+
 class _Protocol(msgspec.Struct):
-    identificationModule: dict[str, Any] | None = None
+    identificationModule: _Identification | None = None
     statusModule: dict[str, Any] | None = None
     designModule: dict[str, Any] | None = None
     oversightModule: dict[str, Any] | None = None
-    armsInterventionsModule: dict[str, Any] | None = None
-    contactsLocationsModule: dict[str, Any] | None = None
+    armsInterventionsModule: _Interventions | None = None
+    contactsLocationsModule: _Locations | None = None
 
 
 class _FindingsView(msgspec.Struct):
@@ -192,9 +212,27 @@ def findings_view(blob: bytes | memoryview) -> dict[str, Any]:
     record: dict[str, Any] = {}
     if view.protocolSection is not None:
         protocol = view.protocolSection
-        modules = ((name, getattr(protocol, name)) for name in protocol.__struct_fields__)
-        record["protocolSection"] = {name: module for name, module in modules if module is not None}
-    if len(view.resultsSection) and bytes(view.resultsSection) not in (b"{}", b"null"):
+        modules: dict[str, Any] = {}
+        if protocol.identificationModule is not None:
+            nct_id = protocol.identificationModule.nctId
+            modules["identificationModule"] = {} if nct_id is msgspec.UNSET else {"nctId": nct_id}
+        for name in ("statusModule", "designModule", "oversightModule"):
+            module = getattr(protocol, name)
+            if module is not None:
+                modules[name] = module
+        if protocol.armsInterventionsModule is not None:
+            items = protocol.armsInterventionsModule.interventions
+            modules["armsInterventionsModule"] = (
+                {} if items is None else {"interventions": [{"type": item.type} for item in items]}
+            )
+        if protocol.contactsLocationsModule is not None:
+            sites = protocol.contactsLocationsModule.locations
+            modules["contactsLocationsModule"] = (
+                {} if sites is None else {"locations": [{"country": site.country} for site in sites]}
+            )
+        record["protocolSection"] = modules
+    results = view.resultsSection
+    if len(results) and (len(results) > 4 or bytes(results) not in (b"{}", b"null")):
         record["resultsSection"] = {"undecoded": {}}  # there, and not empty: all a check asks
     if view.annotationSection is not None:
         record["annotationSection"] = view.annotationSection
