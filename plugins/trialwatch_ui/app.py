@@ -32,12 +32,11 @@ from trialwatch.findings import CODES as FINDING_CODES
 from trialwatch.store.db import Store
 from trialwatch.watchlists import NAME_RE
 
-from trialwatch_ui import charts, queries
+from trialwatch_ui import URL_PREFIX, charts, queries
 from trialwatch_ui.preview import render_preview
 
 log = logging.getLogger(__name__)
 
-URL_PREFIX = "/trialwatch"
 HERE = Path(__file__).resolve().parent
 
 # One dependency object, so tests and benchmarks can override exactly this one.

@@ -1,7 +1,14 @@
-"""The Airflow plugin: mounts the Trial Watch app, adds it to the navigation, links tasks to it."""
+"""The Airflow plugin: mounts the Trial Watch app, adds it to the navigation, links tasks to it.
+
+Airflow loads plugins in every process that may need a part of one: the api-server, the scheduler
+and the dag-processor, and every task (for macros). Only the api-server mounts FastAPI apps, so the
+app (FastAPI, Airflow's API security, the store's read models, Jinja templates: over a second of
+CPU) is imported and built the first time ``fastapi_apps`` is read, not when this module is.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
@@ -9,7 +16,7 @@ from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 
-from trialwatch_ui.app import URL_PREFIX, create_app
+from trialwatch_ui import URL_PREFIX
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -42,6 +49,26 @@ def _icon(name: str) -> str:
     return f"{_ui_base_path()}{URL_PREFIX}/static/{name}"
 
 
+class _TrialWatchApps:
+    """The plugin's ``fastapi_apps`` list, built on first read and then kept.
+
+    Airflow reads the attribute only where it mounts or lists the apps (the api-server at start,
+    ``airflow plugins``, ``GET /api/v2/plugins``); every other process never builds the app.
+    """
+
+    def __init__(self) -> None:
+        self._apps: list[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._apps is None:
+                from trialwatch_ui.app import create_app
+
+                self._apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Trial Watch"}]
+            return self._apps
+
+
 class TrialWatchPlugin(AirflowPlugin):
     """Trial Watch in the Airflow UI: what happened to each watched trial, and to the pipeline.
 
@@ -50,9 +77,7 @@ class TrialWatchPlugin(AirflowPlugin):
     """
 
     name = "trialwatch"
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
-        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Trial Watch"}
-    ]
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = _TrialWatchApps()  # type: ignore[assignment]
     external_views: ClassVar[list[dict[str, Any]]] = [
         {
             "name": "Trial Watch",

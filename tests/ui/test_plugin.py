@@ -64,3 +64,27 @@ def test_task_link_opens_trial_watch_for_trialwatch_dags_only(plugin_module) -> 
     assert link.get_link(by_name, ti_key=_key("trialwatch_digest_nk")) == "/plugin/trialwatch"
     other = _task("billing", ["finance"])
     assert link.get_link(other, ti_key=_key("billing")) == ""
+
+
+def test_loading_the_plugin_builds_no_app() -> None:
+    """Tasks and the scheduler load plugins too; only the api-server, reading fastapi_apps, builds the app."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "include"), str(root / "plugins")])}
+    code = (
+        "import sys, trialwatch_plugin\n"
+        "heavy = [m for m in ('trialwatch_ui.app', 'fastapi', 'airflow.api_fastapi.core_api.security')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "(app,) = trialwatch_plugin.TrialWatchPlugin.fastapi_apps\n"
+        "assert type(app['app']).__name__ == 'FastAPI'\n"
+        "assert trialwatch_plugin.TrialWatchPlugin().fastapi_apps[0] is app\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
