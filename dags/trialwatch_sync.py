@@ -21,11 +21,12 @@ deployment) holds it, the run is recorded as *skipped* on the health page and do
 that fails early (registry `/version` down, store unreachable), or whose batch fails its last try,
 is recorded as *failed* with its reason and gives the lease back.
 
-**Steps:** `registry_has_new_data` → `plan` (resolve the watchlists in `include/watchlists/` to NCT
-ids, store them in batches, hand on small batch descriptors) → `fetch_batch` (one mapped task per
-batch, at most 1000: load its ids from the store, fetch, compare content hashes, diff changed
-records version by version; a new trial's current version is stored and its older versions queued
-for **trialwatch_backfill**) → `finish` (close the sync run, update the asset).
+**Steps:** `plan` (decide whether to sync, as above: a run with nothing to sync is *skipped* here,
+with the reason in its log; else resolve the watchlists in `include/watchlists/` to NCT ids, store
+them in batches, hand on small batch descriptors) → `fetch_batch` (one mapped task per batch, at
+most 1000: load its ids from the store, fetch, compare content hashes, diff changed records version
+by version; a new trial's current version is stored and its older versions queued for
+**trialwatch_backfill**) → `finish` (close the sync run, update the asset).
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
 `trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
@@ -38,13 +39,47 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_context, task
 from trialwatch import airflow_glue
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from trialwatch.registry.client import CtgovClient
+    from trialwatch.store.db import Store
+    from trialwatch.watchlists import Watchlist
+
 log = logging.getLogger("airflow.task")
 CHANGES = Asset(name=airflow_glue.CHANGES_ASSET_NAME)
+
+
+def _what_to_sync(
+    params: dict[str, Any], store: Store, client: CtgovClient, watchlists: Sequence[Watchlist]
+) -> tuple[str, bool]:
+    """(mode, reconcile) for ``plan_sync``, mode "ids", "daily" or "new"; skips the run if nothing is to sync.
+
+    The trigger form's ``nct_ids`` and ``force`` sync without asking the registry; otherwise the gate
+    (``sync_gate``) asks for its data build and compares the watchlists; ``reconcile`` forces a full
+    reconciliation even without new data.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+    from trialwatch.pipeline import sync_gate
+
+    if params["nct_ids"]:
+        return "ids", False
+    if params["force"]:
+        log.info("manual run with force: syncing every watched trial")
+        return "daily", True
+    decision = sync_gate(store, client, watchlists)
+    log.info("%s: %s", "syncing" if decision else "nothing to sync", decision.reason)
+    if params["reconcile"]:
+        log.info("manual run with reconcile: a full reconciliation even without new data")
+        return "daily", True
+    if not decision:
+        raise AirflowSkipException(f"nothing to sync: {decision.reason}")
+    return decision.mode, False
 
 
 @dag(
@@ -83,11 +118,22 @@ CHANGES = Asset(name=airflow_glue.CHANGES_ASSET_NAME)
     },
 )
 def trialwatch_sync() -> None:
-    @task.short_circuit
-    def registry_has_new_data(params: dict[str, Any]) -> dict[str, Any] | None:
-        """What to sync: {"mode": "ids" | "daily" | "new", "reconcile": bool}, or None to skip the run."""
-        from airflow.sdk.exceptions import AirflowFailException
-        from trialwatch.pipeline import SyncUsageError, parse_nct_ids, store_unreachable, sync_gate
+    @task
+    def plan(params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Decide whether the run syncs, then plan it: small batch descriptors for ``fetch_batch``.
+
+        The decision and the plan share one task (one task start, one store connection); a run with
+        nothing to sync, or another sync holding the lease, is skipped here with its reason, and so are
+        its batches and ``finish``.
+        """
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from trialwatch.pipeline import (
+            SyncBusy,
+            SyncUsageError,
+            parse_nct_ids,
+            plan_sync,
+            store_unreachable,
+        )
         from trialwatch.store.errors import StoreError
         from trialwatch.watchlists import load_watchlists
 
@@ -97,32 +143,6 @@ def trialwatch_sync() -> None:
             except SyncUsageError as exc:
                 raise AirflowFailException(str(exc)) from exc
             log.info("manual run for %s: syncing", ", ".join(ids))
-            return {"mode": "ids"}
-        if params["force"]:
-            log.info("manual run with force: syncing every watched trial")
-            return {"mode": "daily", "reconcile": True}
-        try:
-            config = airflow_glue.settings()
-            store = airflow_glue.store(config)
-            store.upgrade()
-            decision = sync_gate(
-                store, airflow_glue.ctgov_client(config), load_watchlists(config.watchlist_dir).watchlists
-            )
-        except StoreError as exc:
-            raise RuntimeError(store_unreachable(exc)) from exc
-        log.info("%s: %s", "syncing" if decision else "nothing to sync", decision.reason)
-        if params["reconcile"]:
-            log.info("manual run with reconcile: a full reconciliation even without new data")
-            return {"mode": "daily", "reconcile": True}
-        return {"mode": decision.mode, "reconcile": False} if decision else None
-
-    @task
-    def plan(params: dict[str, Any], decision: dict[str, Any]) -> list[dict[str, Any]]:
-        from airflow.sdk.exceptions import AirflowSkipException
-        from trialwatch.pipeline import SyncBusy, plan_sync, store_unreachable
-        from trialwatch.store.errors import StoreError
-        from trialwatch.watchlists import load_watchlists
-
         config = airflow_glue.settings()
         loaded = load_watchlists(config.watchlist_dir)
         for error in loaded.errors:
@@ -130,13 +150,15 @@ def trialwatch_sync() -> None:
         try:
             store = airflow_glue.store(config)
             store.upgrade()
+            client = airflow_glue.ctgov_client(config)
+            mode, reconcile = _what_to_sync(params, store, client, loaded.watchlists)
             sync_plan = plan_sync(
                 store,
-                airflow_glue.ctgov_client(config),
+                client,
                 loaded.watchlists,
-                only_ids=params["nct_ids"] if decision["mode"] == "ids" else (),
-                new_only=decision["mode"] == "new",
-                reconcile=decision.get("reconcile", False),
+                only_ids=params["nct_ids"] if mode == "ids" else (),
+                new_only=mode == "new",
+                reconcile=reconcile,
                 reconcile_days=config.reconcile_days,
                 overlap_days=config.sync_overlap_days,
                 batch_size=airflow_glue.sync_batch_size(),
@@ -191,7 +213,7 @@ def trialwatch_sync() -> None:
         }
         return result
 
-    planned = plan(decision=registry_has_new_data())
+    planned = plan()
     summaries = fetch_batch.expand_kwargs(planned)
     finish(planned, summaries)
 

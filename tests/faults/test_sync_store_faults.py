@@ -98,14 +98,14 @@ def test_plan_refuses_a_malformed_id_before_taking_the_lease(store: Store, clien
 
 
 @pytest.mark.airflow
-def test_dag_param_with_a_malformed_id_fails_the_gate_with_a_clear_message() -> None:
+def test_dag_param_with_a_malformed_id_fails_the_plan_with_a_clear_message() -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import AirflowFailException
 
     dags = str(Path(__file__).resolve().parents[2] / "dags")
-    gate = DagBag(dag_folder=dags).dags["trialwatch_sync"].get_task("registry_has_new_data")
+    plan = DagBag(dag_folder=dags).dags["trialwatch_sync"].get_task("plan")
     with pytest.raises(AirflowFailException, match=r"nct_ids: 'NCT123' is not an NCT id"):
-        gate.python_callable(params={"nct_ids": ["NCT02185781", "NCT123"], "force": False})
+        plan.python_callable(params={"nct_ids": ["NCT02185781", "NCT123"], "force": False})
 
 
 # --- the gate: new data, changed watchlists, never-fetched trials ----------------------------------------
