@@ -108,6 +108,40 @@ def test_dag_param_with_a_malformed_id_fails_the_plan_with_a_clear_message() -> 
         plan.python_callable(params={"nct_ids": ["NCT02185781", "NCT123"], "force": False})
 
 
+@pytest.mark.airflow
+def test_dag_plan_skips_the_run_when_the_gate_finds_nothing_to_sync(
+    store: Store,
+    replay: ReplayServer,
+    client: CtgovClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.exceptions import AirflowSkipException
+    from trialwatch.watchlists import load_watchlists
+
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    (folder / "t.yaml").write_text("title: t\ntrials:\n  - NCT02185781\n")
+    run_sync(store, client, load_watchlists(folder).watchlists)
+    monkeypatch.setenv("TRIALWATCH_STORE_URL", store.url)
+    monkeypatch.setenv("TRIALWATCH_WATCHLISTS", str(folder))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CTGOV_API",
+        json.dumps({"conn_type": "http", "host": replay.base_url, "extra": {"min_interval": 0}}),
+    )
+    dags = str(Path(__file__).resolve().parents[2] / "dags")
+    plan = DagBag(dag_folder=dags).dags["trialwatch_sync"].get_task("plan")
+    params = {"nct_ids": [], "force": False, "reconcile": False}
+    with pytest.raises(AirflowSkipException, match=r"nothing to sync: registry data build .* already synced"):
+        plan.python_callable(params=params)
+    assert len(_runs(store)) == 1  # the skipped check recorded no run and took no lease
+    with store.session() as session:
+        assert sync_lease.acquire(session, "someone", now=datetime.now(UTC)) is None
+
+
 # --- the gate: new data, changed watchlists, never-fetched trials ----------------------------------------
 
 
