@@ -330,17 +330,13 @@ def store_versions(
         study.current_hash = version.content_hash
         study.quick_hash = version.quick_hash
         study.registry_version = version.registry_version
-        # The registry's posting date of the current version, kept here so the overview sorts by an index.
-        study.last_posted = version.registry_version_date or records.last_update_posted(version.study)
         newsworthy = [] if version.backfill else version.events
         if newsworthy:
             study.last_changed_at = now
             study.last_change_severity = _highest(newsworthy)
     if versions:
-        latest = versions[-1].study
-        study.title = records.brief_title(latest)
-        study.overall_status = records.overall_status(latest)
-        study.enrollment_count, study.enrollment_type = records.enrollment(latest)
+        for name, value in _shown(versions[-1]).items():
+            setattr(study, name, value)
     study.last_fetched_at = now
     study.gone_at = None
     return written
@@ -465,7 +461,9 @@ _SHOWN = ("title", "overall_status", "enrollment_count", "enrollment_type", "las
 
 
 def _shown(version: NewVersion) -> dict[str, Any]:
-    """What the overview shows of a trial whose current version is ``version``, as in store_versions."""
+    """What the overview shows of a trial whose current version is ``version``: its ``studies`` columns,
+    for store_versions and store_batch alike. The posting date is kept there so the overview sorts
+    by an index."""
     study = version.study
     count, kind = records.enrollment(study)
     return {
