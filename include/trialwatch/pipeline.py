@@ -951,16 +951,13 @@ def _gate_one(
         if current is not None and quick == stored.quick_hash:  # type: ignore[union-attr]
             gate.unchanged[nct_id] = (current, None)  # its quick hash is stored already
             return
+        if current is None and not use_history:
+            version = _first_version(fetched, quick)
+            gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
+            return
         study = as_dict(fetched)
         if study is not fetched:
             records.check_study(study)
-        if current is None and not use_history:
-            served = fetched.json() if isinstance(fetched, ServedStudy) else None
-            version = repo.NewVersion(
-                study, repo.pending_hash(quick), [], backfill=True, quick_hash=quick, served_json=served
-            )
-            gate.writes.append(repo.StudyWrite(nct_id, version, None, has_row=stored is not None))
-            return
         canonical = records.canonical_form(study)
         new_hash = records.hash_canonical(canonical)
         if current is not None and new_hash == current:
@@ -972,6 +969,27 @@ def _gate_one(
     except Exception as exc:  # one malformed record must not cost the rest of the batch
         log.exception("%s: could not record the fetched study", nct_id)
         gate.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _first_version(fetched: Mapping[str, Any], quick: str) -> repo.NewVersion:
+    """A new trial's version, stored without history. Where the fetch kept its bytes it is stored as
+    served, and only what its overview shows is decoded (``ServedStudy.outline``): decoding and then
+    freeing a whole record cost more than everything else a new trial needs."""
+    served = outline = None
+    if isinstance(fetched, ServedStudy):
+        served = fetched.json()
+        outline = fetched.outline(served)
+    if outline is None:
+        records.check_study(as_dict(fetched))
+    return repo.NewVersion(
+        fetched,
+        repo.pending_hash(quick),
+        [],
+        backfill=True,
+        quick_hash=quick,
+        served_json=served,
+        outline=outline,
+    )
 
 
 # No garbage collection while a batch runs: its records become hundreds of thousands of objects that

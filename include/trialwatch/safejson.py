@@ -38,11 +38,16 @@ class NotJSON(UnsafeJSON):
 
 _DECODER = msgspec.json.Decoder()
 _NOT_VOUCHED = object()
-# Number characters become "0", everything else a space: a run longer than the limit may be a long
-# number (or a long run of digits or dashes inside a text, which the exact check then clears).
+# Number characters become "0" but the exponent's "e", everything else a space. A long run of "0"
+# may be a long number, and "0e000" an exponent of three digits or more (or a signed one of two):
+# the only way a number of at most MAX_NUMBER_CHARS leaves a float's range. Either may also be a
+# text's, which the exact check then clears.
 _NUMBER_CHARS = bytes.maketrans(
-    bytes(range(256)), bytes(0x30 if chr(c) in "0123456789+-.eE" else 0x20 for c in range(256))
+    bytes(range(256)),
+    bytes(0x30 if chr(c) in "0123456789+-." else 0x65 if chr(c) in "eE" else 0x20 for c in range(256)),
 )
+_NUMBER = re.compile(rb"-?[0-9][0-9.eE+-]*")
+_BIG_EXPONENT = re.compile(rb"[eE]\+?[0-9]{3}")
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_number_chars: int = MAX_NUMBER_CHARS) -> Any:
@@ -68,8 +73,9 @@ def loads_typed(
     None where it does not fit the type or the checks do not vouch for it (``loads`` then parses it, or
     names the problem).
 
-    What a typed decode skips over (``msgspec.Raw``) it does not read: a number out of range or bytes
-    that are not UTF-8 there show only when that part is decoded (``loads`` then names the problem).
+    What a typed decode skips over (``msgspec.Raw``) it does not read, but its syntax, escapes,
+    depth and numbers are vouched for, a number out of a float's range included. Bytes that are not
+    UTF-8 there show only when that part is decoded (``loads`` then names the problem).
     """
     data = _vouched(raw, decoder, max_depth, max_number_chars)
     return None if data is _NOT_VOUCHED else data
@@ -83,7 +89,7 @@ def _vouched(raw: bytes, decoder: msgspec.json.Decoder, max_depth: int, max_numb
             data = decoder.decode(raw)
     except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
         return _NOT_VOUCHED
-    if _deeper_than(raw, max_depth) or _may_hold_long_number(raw, max_number_chars):
+    if _deeper_than(raw, max_depth) or _may_hold_unsafe_number(raw, max_number_chars):
         return _NOT_VOUCHED
     return data
 
@@ -144,12 +150,30 @@ def _brackets_outside_strings(raw: bytes) -> bytes:
     return b"".join(structure.split(b'"')[0::2])
 
 
-def _may_hold_long_number(raw: bytes, max_number_chars: int) -> bool:
-    """False if valid JSON ``raw`` has no number longer than ``max_number_chars`` characters."""
-    limit = b"0" * (max_number_chars + 1)
-    if limit not in raw.translate(_NUMBER_CHARS):
+def _may_hold_unsafe_number(raw: bytes, max_number_chars: int) -> bool:
+    """False if valid JSON ``raw`` has no number longer than ``max_number_chars`` characters and none
+    with an exponent that may put it out of a float's range (a typed decode skips over numbers)."""
+    numbers = raw.translate(_NUMBER_CHARS)
+    # A number longer than the limit either has such an exponent or a run of limit - 2 characters
+    # before its "e" (an exponent of at most "e+9" or "e99" is three characters).
+    if not _may_hold_big_exponent(numbers) and b"0" * (max_number_chars - 2) not in numbers:
         return False
-    return limit in _outside_strings(raw).translate(_NUMBER_CHARS)
+    return any(
+        len(number) > max_number_chars or _BIG_EXPONENT.search(number)
+        for number in _NUMBER.findall(_outside_strings(raw))
+    )
+
+
+def _may_hold_big_exponent(numbers: bytes) -> bool:
+    """Whether ``numbers`` (translated by ``_NUMBER_CHARS``) holds "0e000". Searched as "e000", then
+    the byte before it: far faster on long runs of "0", and texts such as "PLoS One. e0123456"
+    (no digit before the "e") are not candidates."""
+    at = numbers.find(b"e000")
+    while at != -1:
+        if at and numbers[at - 1] == 0x30:
+            return True
+        at = numbers.find(b"e000", at + 1)
+    return False
 
 
 def _outside_strings(raw: bytes) -> bytes:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from trialwatch import safejson
 from trialwatch.cli import main
@@ -147,6 +148,7 @@ def test_safejson_accepts_what_only_looks_hostile(text: str, expected: Any) -> N
         ("[" + "{}, [], " * 500 + "[" * 64 + "]" * 64 + "]", "nested more than 64 levels deep"),
         ('{"a": [' + '"]]]]", ' * 3 + "[" * 70 + "]" * 70 + "]}", "nested more than 64 levels deep"),
         ('{"n": -1.' + "5" * 98 + "}", "a number of 101 characters"),
+        ('{"n": 1.' + "5" * 96 + "e12}", "a number of 101 characters"),  # a long one with an exponent
         ("\ufeff[1]", None),  # a byte order mark is allowed, as json.loads with utf-8-sig allows it
     ],
 )
@@ -205,3 +207,25 @@ def test_brackets_outside_strings_match_a_character_walk() -> None:
         raw = sample.read_bytes()
         assert _brackets_outside_strings(raw) == _brackets_by_walking(raw), sample.name
         assert _outside_strings(raw) == _outside_by_walking(raw), sample.name
+
+
+# A typed decode that skips over values (msgspec.Raw) does not read their numbers.
+_SKIPPING = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@pytest.mark.parametrize("number", ["1e999", "-2.5E+400", "1." + "5" * 96 + "e12"])
+def test_a_typed_decode_is_not_vouched_for_with_a_number_it_could_not_read(number: str) -> None:
+    assert safejson.loads_typed(f"[[{number}], 1]".encode(), _SKIPPING) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["1e999", "RMD Open. 2022;8(1):e002138", "' + "7" * 300 + '"]',  # only texts look like them
+        "[[1e-999, 1e99, 12.5e+30, -0.5E-12, " + "9" * 100 + "]]",
+    ],
+)
+def test_a_typed_decode_is_vouched_for_with_numbers_in_range(text: str) -> None:
+    items = safejson.loads_typed(text.encode(), _SKIPPING)
+    assert items is not None
+    assert [safejson.loads(bytes(item)) for item in items] == json.loads(text)

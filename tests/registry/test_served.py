@@ -89,8 +89,20 @@ def test_a_study_without_a_readable_id_has_none() -> None:
         b'{"studies":[],"nextPageToken":"\xff"}',
         b"<html>busy</html>",
         b'{"studies":[{"protocolSection":' + b"[" * 70 + b"]" * 70 + b"}]}",
+        # out of a float's range, where the typed decode skips over it: only an exponent can do that
+        b'{"studies":[{"protocolSection":{},"resultsSection":{"x":[1e999]}}]}',
+        b'{"studies":[{"protocolSection":{},"resultsSection":{"x":-2.5E+400}}]}',
     ],
-    ids=["unknown member", "nan", "token not a string", "token not utf-8", "html", "too deep"],
+    ids=[
+        "unknown member",
+        "nan",
+        "token not a string",
+        "token not utf-8",
+        "html",
+        "too deep",
+        "overflow",
+        "signed overflow",
+    ],
 )
 def test_pages_the_fast_path_does_not_vouch_for_go_the_ordinary_way(body: bytes) -> None:
     assert page_of_served(body) is None
@@ -98,11 +110,11 @@ def test_pages_the_fast_path_does_not_vouch_for_go_the_ordinary_way(body: bytes)
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [(b"1e999", "the number 1e999 is out of range"), (b'"\xff"', "not UTF-8")],
-    ids=["overflow", "not utf-8"],
+    [(b'"\xff"', "not UTF-8"), (b'"caf\xc3"', "not UTF-8")],
+    ids=["not utf-8", "truncated utf-8"],
 )
 def test_what_the_page_checks_cannot_see_names_the_record_when_read(value: bytes, reason: str) -> None:
-    # A typed decode skips over the members without reading numbers or checking texts' bytes.
+    # A typed decode skips over the members without checking texts' bytes.
     body = b'{"studies":[{"protocolSection":{"identificationModule":{"nctId":"NCT00000102"}},"resultsSection":{"x":%s}}]}'
     page = page_of_served(body % value)
     assert page is not None
@@ -155,3 +167,51 @@ def test_a_new_trial_is_stored_as_served_and_reads_back_whole(store: Any) -> Non
     with store.session() as session:
         (version,) = session.query(StudyVersion).all()
         assert version.raw_json == study
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=[p.name for p in STUDY_FILES])
+def test_a_new_trial_is_stored_with_its_overview_read_from_its_outline_alone(path: Any) -> None:
+    study = json.loads(path.read_text(encoding="utf-8"))
+    nct_id = study["protocolSection"]["identificationModule"]["nctId"]
+    (served,) = _served(study)["studies"]
+    gate = gate_batch({nct_id: served}, {}, use_history=False)
+    (write,) = gate.writes
+    assert served._study is None  # never decoded whole
+    assert write.version.outline == {
+        "protocolSection": {
+            name: study["protocolSection"][name]
+            for name in ("identificationModule", "statusModule", "designModule")
+            if name in study["protocolSection"]
+        }
+    }
+    whole = repo.NewVersion(study, write.version.content_hash, [], backfill=True)
+    assert repo._shown(write.version) == repo._shown(whole)
+    assert write.version.served_json == _compact(study)
+
+
+@pytest.mark.parametrize(
+    ("section", "module", "value", "problem"),
+    [
+        ("protocolSection", "statusModule", [], "protocolSection.statusModule is a list"),
+        (
+            "resultsSection",
+            "baselineCharacteristicsModule",
+            "x",
+            "resultsSection.baselineCharacteristicsModule is a str",
+        ),
+        ("derivedSection", None, [], "derivedSection is a list"),
+    ],
+)
+def test_a_new_trial_of_the_wrong_shape_fails_naming_the_part(
+    section: str, module: str | None, value: Any, problem: str
+) -> None:
+    study = _study("study_NCT03418623.json")
+    if module is None:
+        study[section] = value
+    else:
+        study.setdefault(section, {})[module] = value
+    (served,) = _served(study)["studies"]
+    gate = gate_batch({"NCT03418623": served}, {}, use_history=False)
+    ((failure),) = gate.failures
+    assert failure["nct_id"] == "NCT03418623" and problem in failure["error"]
+    assert not gate.writes

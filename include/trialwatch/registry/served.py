@@ -42,6 +42,10 @@ class _Identification(msgspec.Struct):
 _PAGE = msgspec.json.Decoder(_Page)
 _IDENTIFICATION = msgspec.json.Decoder(_Identification)
 _DECODE = msgspec.json.Decoder().decode
+# A section's modules as bytes: the shape ``records.check_study`` asks for, read without decoding them.
+_SECTION = msgspec.json.Decoder(dict[str, msgspec.Raw])
+# The modules a trial's ``studies`` row reads (title, status, posting date, enrollment).
+OUTLINE_MODULES = ("identificationModule", "statusModule", "designModule")
 _NAMES = _Members.__struct_fields__
 _KEYS = tuple((name, b'"%s":' % name.encode()) for name in _NAMES)
 _QUICK = tuple((name, records.quick_member_key(name)) for name in records.QUICK_MEMBERS)
@@ -83,6 +87,40 @@ class ServedStudy(Mapping[str, Any]):
         """The record's JSON text as served (its members' own bytes): what decoding it gives ``study``."""
         members = self._members
         return b"{%s}" % b",".join(key + raw for name, key in _KEYS if len(raw := getattr(members, name)))
+
+    def outline(self, served: bytes) -> dict[str, Any] | None:
+        """The record's shape checked as ``records.check_study`` does and the modules its overview reads
+        (``OUTLINE_MODULES``) decoded, the rest not; ``served`` is ``json()``. None where only decoding
+        it whole can vouch for the record (``study`` then names the problem): a section or module that
+        is no object, bytes that are not UTF-8.
+
+        The page's checks (``safejson.loads_typed``) vouched for the rest: syntax, escapes, depth and
+        numbers.
+        """
+        if self.nct_id is None:
+            return None
+        if not served.isascii():
+            try:
+                served.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        outline: dict[str, Any] = {}
+        with safejson.collector_paused():
+            for name in records.SECTIONS:
+                raw = getattr(self._members, name)
+                if not len(raw):
+                    continue
+                try:
+                    modules = _SECTION.decode(raw)
+                except msgspec.MsgspecError:  # not an object (null, a list): check_study's problem
+                    return None
+                if not all(memoryview(module)[:1] == b"{" for module in modules.values()):
+                    return None
+                if name == "protocolSection":
+                    outline[name] = {
+                        module: _DECODE(modules[module]) for module in OUTLINE_MODULES if module in modules
+                    }
+        return outline
 
     def quick_hash(self) -> str:
         """``records.quick_hash`` of the record, read from the bytes as served."""

@@ -8,7 +8,7 @@ caller treats that as "already recorded".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,7 +57,7 @@ def utcnow() -> datetime:
 class NewVersion:
     """One version of a record about to be stored, with the events that lead to it."""
 
-    study: dict[str, Any]
+    study: Mapping[str, Any]
     content_hash: str
     events: list[ChangeEvent]
     registry_version: int | None = None
@@ -68,6 +68,14 @@ class NewVersion:
     quick_hash: str | None = None
     # The record's JSON as served, where the fetch kept it: stored as it is, not encoded again.
     served_json: bytes | None = None
+    # Where only part of the record was decoded (``registry.served``): the modules its overview reads.
+    outline: dict[str, Any] | None = None
+
+    @property
+    def shown_record(self) -> Mapping[str, Any]:
+        """What the store reads for the trial's overview columns and posting date: the outline where
+        there is one, so a record stored as served is not decoded for them."""
+        return self.study if self.outline is None else self.outline
 
 
 # A version stored without its content hash holds this prefix and its record's quick hash instead.
@@ -314,7 +322,8 @@ def store_versions(
             data_timestamp=data_timestamp,
             fetched_at=now,
             source=version.source,
-            raw_json=version.study,
+            record=encode_record(version.study, served=version.served_json),
+            posted=posted_of(version.shown_record),
         )
         session.add(row)
         session.flush()
@@ -397,7 +406,7 @@ def store_batch(
                     "fetched_at": now,
                     "source": w.version.source,
                     "record": encode_record(w.version.study, served=w.version.served_json),
-                    "posted": posted_of(w.version.study),
+                    "posted": posted_of(w.version.shown_record),
                 }
                 for w in writes
             ],
@@ -464,7 +473,7 @@ def _shown(version: NewVersion) -> dict[str, Any]:
     """What the overview shows of a trial whose current version is ``version``: its ``studies`` columns,
     for store_versions and store_batch alike. The posting date is kept there so the overview sorts
     by an index."""
-    study = version.study
+    study = version.shown_record
     count, kind = records.enrollment(study)
     return {
         "title": records.brief_title(study),
