@@ -638,7 +638,8 @@ class CtgovClient:
         if not truncate and declared.isdigit() and int(declared) > max_bytes:
             raise ResponseTooLarge(url, max_bytes, int(declared), setting=setting)
         raw = response.raw
-        body = bytearray()
+        chunks: list[bytes] = []  # joined once at the end: a growing buffer copies a page again and again
+        size = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -654,11 +655,12 @@ class CtgovClient:
                     raise RequestDeadlineExceeded(url, self.request_timeout) from None
                 raise
             if not chunk:
-                return bytes(body)
-            body += chunk
-            if len(body) > max_bytes:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
                 if truncate:
-                    return bytes(body[:max_bytes])
+                    return b"".join(chunks)[:max_bytes]
                 raise ResponseTooLarge(url, max_bytes, setting=setting)
 
     def _pause(self, delay: float, url: str) -> None:
