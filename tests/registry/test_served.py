@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
-from trialwatch import records, settings
+from trialwatch import records, safejson, settings
 from trialwatch.pipeline import gate_batch
 from trialwatch.records import MalformedRecord
 from trialwatch.registry.served import ServedStudy, page_of_served
@@ -215,3 +216,59 @@ def test_a_new_trial_of_the_wrong_shape_fails_naming_the_part(
     ((failure),) = gate.failures
     assert failure["nct_id"] == "NCT03418623" and problem in failure["error"]
     assert not gate.writes
+
+
+def _mutants(study: dict[str, Any], seed: int) -> list[bytes]:
+    """Pages of ``study`` with one odd part each: a module or section of another type, bytes that are
+    not UTF-8 in a text, a number far out of range, or nothing odd at all."""
+    import random
+
+    rng = random.Random(seed)
+    pages: list[bytes] = [_compact({"studies": [study]})]
+    for section, modules in study.items():
+        if not isinstance(modules, dict):
+            continue
+        for module in modules:
+            for odd in ([], "text", 7, None):
+                mutant = json.loads(json.dumps(study))
+                mutant[section][module] = odd
+                pages.append(_compact({"studies": [mutant]}))
+        for odd in ([], "text", None):
+            mutant = json.loads(json.dumps(study))
+            mutant[section] = odd
+            pages.append(_compact({"studies": [mutant]}))
+    page = _compact({"studies": [study]})
+    texts = [m.start() for m in re.finditer(rb'":"[A-Za-z]', page)]
+    for at in rng.sample(texts, min(20, len(texts))):
+        pages.append(page[: at + 3] + b"\xff" + page[at + 3 :])  # not UTF-8 inside a text
+    numbers = [m.end() for m in re.finditer(rb'":[0-9]+', page)]
+    for at in rng.sample(numbers, min(5, len(numbers))):
+        pages.append(page[:at] + b"e999" + page[at:])  # out of a float's range
+    return pages
+
+
+@pytest.mark.parametrize("path", STUDY_FILES[:6], ids=[p.name for p in STUDY_FILES[:6]])
+def test_a_served_new_trial_is_gated_as_its_decoded_record_would_be(path: Any) -> None:
+    """The outline path (served bytes, partly decoded) against the whole record decoded by the ordinary
+    parser: the same failures, the same overview columns, bytes that decode to the same record."""
+    study = json.loads(path.read_text(encoding="utf-8"))
+    nct_id = study["protocolSection"]["identificationModule"]["nctId"]
+    for page in _mutants(study, seed=len(path.name)):
+        try:
+            whole = safejson.loads(page)["studies"][0]
+        except safejson.UnsafeJSON:
+            whole = None  # the ordinary path refuses the page: the served one must not store it either
+        served = page_of_served(page)
+        if served is None:
+            continue  # the page goes the ordinary way, which the other tests cover
+        (fetched,) = served["studies"]
+        by_bytes = gate_batch({nct_id: fetched}, {}, use_history=False)
+        if whole is None:
+            assert by_bytes.failures and not by_bytes.writes, page[:80]
+            continue
+        by_record = gate_batch({nct_id: whole}, {}, use_history=False)
+        assert bool(by_bytes.failures) == bool(by_record.failures), by_record.failures or by_bytes.failures
+        if by_record.writes:
+            (a,), (b,) = by_bytes.writes, by_record.writes
+            assert repo._shown(a.version) == repo._shown(b.version)
+            assert safejson.loads(a.version.served_json) == whole
