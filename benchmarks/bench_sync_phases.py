@@ -2,7 +2,8 @@
 
 Runs day 1 of ``bench_sync.py`` (the synthetic registry, the real ``run_sync``, history off) on one
 backend and prints, for each phase, its CPU seconds, microseconds per study and share of the sync.
-Phases nest (``fetch/depth`` is part of ``fetch``); ``finish`` holds ``findings``.
+Phases nest (``fetch/depth`` is part of ``fetch``); ``finish`` holds ``findings``; the title index
+catches up inside the commits of the others (most in ``write``).
 
     .venv/bin/python benchmarks/bench_sync_phases.py [--n 4000] [--backend sqlite|postgres]
         [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
@@ -47,7 +48,8 @@ def main() -> None:
 
     from trialwatch import findings, pipeline, safejson
     from trialwatch.registry.client import CtgovClient
-    from trialwatch.store import Store, repository
+    from trialwatch.registry.served import ServedStudy
+    from trialwatch.store import Store, repository, title_index
     from trialwatch.store import findings as stored_findings
 
     totals: collections.Counter[str] = collections.Counter()
@@ -56,12 +58,14 @@ def main() -> None:
         (CtgovClient, "fetch_studies", "fetch"),
         (safejson, "_deeper_than", "fetch/depth"),
         (pipeline, "gate_batch", "gate"),
+        (ServedStudy, "outline", "gate/new trials' outline"),
         (pipeline, "_write_batch", "write"),
         (repository, "store_batch", "write/store_batch"),
         (pipeline, "finish_sync", "finish"),
         (pipeline, "update_findings", "findings"),
         (stored_findings, "current_records", "findings/current_records"),
         (findings, "evaluate_until", "findings/evaluate_until"),
+        (title_index, "catch_up", "title index (at commits)"),
     ):
         count_cpu(totals, owner, name, label)
 
