@@ -30,7 +30,7 @@ by version; a new trial's current version is stored and its older versions queue
 
 **Settings:** connection `ctgov_api` (registry base URL; default clinicaltrials.gov), connection
 `trialwatch_store` or `TRIALWATCH_STORE_URL` (the snapshot store; default a SQLite file); Variable
-`trialwatch_sync_batch_size` (trials per `fetch_batch` task; default 100); every setting is in
+`trialwatch_sync_batch_size` (trials per `fetch_batch` task; default 500); every setting is in
 `docs/configuration.md`.
 Each trial's history is in the **Trial Watch** page of this Airflow UI.
 """

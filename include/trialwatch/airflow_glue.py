@@ -12,7 +12,7 @@ Connections (all optional; defaults work out of the box), each winning over its 
 The DAG tasks and the Trial Watch UI (in the api-server) both call ``settings()``, so they resolve
 the same store. Every setting: docs/configuration.md.
 
-Variable (optional): ``trialwatch_sync_batch_size``, trials per mapped fetch task (default 100).
+Variable (optional): ``trialwatch_sync_batch_size``, trials per mapped fetch task (default 500).
 """
 
 from __future__ import annotations

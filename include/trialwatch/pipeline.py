@@ -49,7 +49,10 @@ from trialwatch.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 100
+# Trials per sync batch. Each batch has a fixed cost: its lease and run-counter writes, the gate's
+# query, its commits; under Airflow also a mapped task (about a second of task-supervisor CPU). At
+# 500 a registry-wide first sync ingested 9% more studies per CPU-second than at 100 (bench_sync).
+DEFAULT_BATCH_SIZE = 500
 MAX_BATCHES = 1000
 # A batch extends its run's lease at most this often (each extension is a write).
 LEASE_EXTEND_EVERY = timedelta(minutes=1)
