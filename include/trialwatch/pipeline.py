@@ -63,6 +63,8 @@ ID_CHECK_BATCH = 100
 # Trials found by a query before, per "updated since" check by id. 300 ids make a URL of about
 # 4,400 characters ("|" travels as %7C), half the 8 KB request line common servers and proxies take.
 MEMBER_CHECK_BATCH = 300
+# Fetched records a batch gates, diffs and writes at a time (see sync_batch).
+GATE_PART = 100
 # Trials per transaction when findings are evaluated after a sync.
 FINDINGS_CHUNK = 200
 # Failures that could not be written because the store was unreachable, recorded by the next run.
@@ -1035,37 +1037,44 @@ def sync_batch(
         config = (thresholds or {}).get(nct_id) or (thresholds or {}).get(aliased_from.get(nct_id, ""))
         return Thresholds.from_mapping(config) if config else None
 
-    # The batch gate: one query for the stored state, one statement for every unchanged record.
-    with store.session() as session:
-        state = repo.gate_state(session, result.studies)
-    gate = gate_batch(result.studies, state, use_history=history is not None)
-    summary.failures += gate.failures
-    prepared, unchanged, writes, changed = gate.prepared, gate.unchanged, gate.writes, gate.changed
-    keep_lease(False)
-    resolved = _diff_changed(store, changed, thresholds_of, writes, unchanged, summary)
-    keep_lease(False)
-    _write_batch(store, writes, unchanged, resolved, data_timestamp, summary)
-    summary.fetched += len(unchanged)
-    summary.unchanged += len(unchanged)
-    for nct_id, (study, canonical) in prepared.items():
+    # A part at a time: the batch gate (one query for the stored state, one statement for every
+    # unchanged record), the diffs and the writes. A changed record is decoded with its canonical form
+    # and its stored version's, so memory grows with the changed records held at once, not the batch.
+    fetched = list(result.studies.items())
+    result.studies.clear()  # a part's records, decoded or not, go when the next part starts
+    while fetched:
+        part = dict(fetched[:GATE_PART])
+        del fetched[:GATE_PART]
+        with store.session() as session:
+            state = repo.gate_state(session, part)
+        gate = gate_batch(part, state, use_history=history is not None)
+        summary.failures += gate.failures
+        prepared, unchanged, writes, changed = gate.prepared, gate.unchanged, gate.writes, gate.changed
         keep_lease(False)
-        try:
-            summary.merge(
-                record_study(
-                    store,
-                    study,
-                    history=history,
-                    data_timestamp=data_timestamp,
-                    thresholds=thresholds_of(nct_id),
-                    canonical=canonical,
-                    history_depth=(history_depths or {}).get(nct_id),
+        resolved = _diff_changed(store, changed, thresholds_of, writes, unchanged, summary)
+        keep_lease(False)
+        _write_batch(store, writes, unchanged, resolved, data_timestamp, summary)
+        summary.fetched += len(unchanged)
+        summary.unchanged += len(unchanged)
+        for nct_id, (study, canonical) in prepared.items():
+            keep_lease(False)
+            try:
+                summary.merge(
+                    record_study(
+                        store,
+                        study,
+                        history=history,
+                        data_timestamp=data_timestamp,
+                        thresholds=thresholds_of(nct_id),
+                        canonical=canonical,
+                        history_depth=(history_depths or {}).get(nct_id),
+                    )
                 )
-            )
-        except StoreError:
-            raise  # the store itself failed: the batch cannot go on
-        except Exception as exc:  # one malformed record must not cost the rest of the batch
-            log.exception("%s: could not record the fetched study", nct_id)
-            summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
+            except StoreError:
+                raise  # the store itself failed: the batch cannot go on
+            except Exception as exc:  # one malformed record must not cost the rest of the batch
+                log.exception("%s: could not record the fetched study", nct_id)
+                summary.failures.append({"nct_id": nct_id, "error": f"{type(exc).__name__}: {exc}"})
     for requested, canonical in result.aliases.items():
         if _record_once(store, requested, lambda s, r=requested, c=canonical: _alias(s, r, c)):
             summary.events += 1

@@ -202,3 +202,34 @@ def test_a_batch_that_breaks_a_unique_key_is_stored_trial_by_trial(store: Store)
     assert (summary.fetched, summary.unchanged, summary.versions, summary.new_trials) == (2, 1, 1, 1)
     assert len(_version_hashes(store, records.nct_id_of(first))) == 1
     assert len(_version_hashes(store, records.nct_id_of(other))) == 1
+
+
+def test_a_batch_is_gated_and_written_a_part_at_a_time(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of two: five real trials, then a day where two of them changed and one did not exist."""
+    from trialwatch import pipeline
+
+    monkeypatch.setattr(pipeline, "GATE_PART", 2)
+    names = ["study_NCT00184067.json", "study_NCT03418623.json", "study_NCT00763412.json"]
+    names += ["study_NCT00973089.json", "study_NCT02210780.json"]
+    studies = [_sample(name) for name in names]
+    parts: list[int] = []
+    real_state = repo.gate_state
+    monkeypatch.setattr(
+        repo, "gate_state", lambda session, ids: parts.append(len(ids)) or real_state(session, ids)
+    )
+    summary = _sync(store, *studies[:4])
+    assert parts == [2, 2] and (summary.new_trials, summary.versions) == (4, 4)
+
+    parts.clear()
+    edited = copy.deepcopy(studies)
+    for study in (edited[1], edited[3]):
+        study["protocolSection"]["statusModule"]["overallStatus"] = "SUSPENDED"
+    summary = _sync(store, *edited)
+    assert parts == [2, 2, 1]
+    assert (summary.fetched, summary.unchanged, summary.new_trials, summary.versions) == (5, 2, 1, 3)
+    assert sorted(summary.changed) == sorted(records.nct_id_of(edited[i]) for i in (1, 3))
+    with store.session() as session:
+        events = session.scalars(select(ChangeEventRow).where(ChangeEventRow.backfill.is_(False))).all()
+    assert sorted((e.nct_id, e.new) for e in events) == sorted(
+        (records.nct_id_of(edited[i]), "SUSPENDED") for i in (1, 3)
+    )
