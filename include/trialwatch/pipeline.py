@@ -981,11 +981,11 @@ def _first_version(fetched: Mapping[str, Any], quick: str) -> repo.NewVersion:
     served, and only what its overview shows is decoded (``ServedStudy.outline``): decoding and then
     freeing a whole record cost more than everything else a new trial needs."""
     served = outline = None
-    if isinstance(fetched, ServedStudy):
+    if isinstance(fetched, ServedStudy):  # a plain record was checked already (_gate_one)
         served = fetched.json()
         outline = fetched.outline(served)
-    if outline is None:
-        records.check_study(as_dict(fetched))
+        if outline is None:
+            records.check_study(fetched.study)  # decoded whole: it names what is wrong
     return repo.NewVersion(
         fetched,
         repo.pending_hash(quick),

@@ -77,6 +77,14 @@ class NewVersion:
         there is one, so a record stored as served is not decoded for them."""
         return self.study if self.outline is None else self.outline
 
+    def stored_record(self) -> dict[str, Any]:
+        """The ``study_versions`` columns that hold the record: its stored bytes (as served where the
+        fetch kept them) and its posting date, for store_versions and store_batch alike."""
+        return {
+            "record": encode_record(self.study, served=self.served_json),
+            "posted": posted_of(self.shown_record),
+        }
+
 
 # A version stored without its content hash holds this prefix and its record's quick hash instead.
 # Making the canonical form is most of the cost of storing a new trial, and nothing needs its hash
@@ -322,8 +330,7 @@ def store_versions(
             data_timestamp=data_timestamp,
             fetched_at=now,
             source=version.source,
-            record=encode_record(version.study, served=version.served_json),
-            posted=posted_of(version.shown_record),
+            **version.stored_record(),
         )
         session.add(row)
         session.flush()
@@ -405,8 +412,7 @@ def store_batch(
                     "data_timestamp": data_timestamp,
                     "fetched_at": now,
                     "source": w.version.source,
-                    "record": encode_record(w.version.study, served=w.version.served_json),
-                    "posted": posted_of(w.version.shown_record),
+                    **w.version.stored_record(),
                 }
                 for w in writes
             ],
