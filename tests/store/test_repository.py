@@ -167,6 +167,11 @@ def test_sqlite_runs_in_wal_mode(store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
+def test_sqlite_keeps_statement_journals_and_sorts_in_memory(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # 2 is MEMORY
+
+
 @pytest.mark.postgres
 def test_odd_registry_values_do_not_break_the_typed_columns_on_postgres(pg_store: Store) -> None:
     odd = copy.deepcopy(STUDY)

@@ -28,6 +28,10 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Statement journals and sorts in memory, not temporary files: a first sync's executemany of
+    # inserts otherwise makes about 24 temp-file writes per trial (strace: 355k pwrite64 calls at
+    # 10,000 trials, 114k with this; a fifth less system CPU at 40,000).
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
