@@ -537,12 +537,13 @@ class CtgovClient:
         redirects = 0
         redirected = False
         while True:
+            # Prepared once: the URL sent is the URL named in logs and errors.
             full_url = requests.Request("GET", url, params=params).prepare().url or url
             self._wait_turn()
             if self.run_deadline is not None and self._clock() >= self.run_deadline:
                 raise RunDeadlineExceeded(full_url)
             try:
-                answer = self._request(url, full_url, params, limit, redirected)
+                answer = self._request(full_url, limit, redirected)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 # refused, reset, stalled past the read timeout, truncated body
                 if attempt >= self.max_retries:
@@ -584,14 +585,7 @@ class CtgovClient:
                 raise RegistryHTTPError(status, answer.url, excerpt(answer.text), hint=hint)
             return answer
 
-    def _request(
-        self,
-        url: str,
-        full_url: str,
-        params: Mapping[str, str] | None,
-        limit: tuple[str, int],
-        redirected: bool,
-    ) -> _RawAnswer:
+    def _request(self, full_url: str, limit: tuple[str, int], redirected: bool) -> _RawAnswer:
         """One GET, its body read within ``request_timeout`` and ``limit`` (setting name, bytes).
 
         Of an error page only the start is read, enough to quote.
@@ -600,9 +594,7 @@ class CtgovClient:
         wait = min(self.timeout, self.request_timeout)
         _request_deadline.value = deadline
         try:
-            response = self._session.get(
-                url, params=params, timeout=(wait, wait), allow_redirects=False, stream=True
-            )
+            response = self._session.get(full_url, timeout=(wait, wait), allow_redirects=False, stream=True)
         except requests.RequestException:
             if time.monotonic() >= deadline:  # cut by the header timer, not a network failure
                 raise RequestDeadlineExceeded(full_url, self.request_timeout) from None
