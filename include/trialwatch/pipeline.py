@@ -1053,7 +1053,7 @@ def sync_batch(
         keep_lease(False)
         resolved = _diff_changed(store, changed, thresholds_of, writes, unchanged, summary)
         keep_lease(False)
-        _write_batch(store, writes, unchanged, resolved, data_timestamp, summary)
+        _write_batch(store, writes, unchanged, resolved, data_timestamp, summary, run_id=run_id)
         summary.fetched += len(unchanged)
         summary.unchanged += len(unchanged)
         for nct_id, (study, canonical) in prepared.items():
@@ -1162,6 +1162,8 @@ def _write_batch(
     resolved: dict[int, tuple[str, str, str]],
     data_timestamp: str | None,
     summary: BatchSummary,
+    *,
+    run_id: int,
 ) -> None:
     """Everything the batch gate decided, in one transaction; trial by trial if a unique key breaks.
 
@@ -1174,6 +1176,7 @@ def _write_batch(
             repo.resolve_hashes(session, resolved)
             repo.mark_unchanged(session, unchanged)
             written.update(repo.store_batch(session, writes, data_timestamp=data_timestamp))
+            _evaluate_new_trials(session, run_id, [w for w in writes if not w.has_row])
     except WriteConflict as exc:
         log.warning("the batch broke a unique key (%s); storing it trial by trial", exc.orig)
         with store.session() as session:
@@ -1214,6 +1217,41 @@ def _write_batch(
     summary.new_trials += new_trials
     if new_trials:
         log.info("%d new trial(s) stored", new_trials)
+
+
+def _evaluate_new_trials(session: Any, run_id: int, writes: list[repo.StudyWrite]) -> None:
+    """The findings of watched trials stored for the first time, from the records in memory.
+
+    On a registry-wide first sync every trial is new, and reading each record back for the run's
+    findings step was a tenth of the sync. A new trial has no earlier version and no finding yet, so
+    its findings are those of its record as of the run's date; the trials are marked, and that step
+    skips them. A record a check cannot read is left to that step, which names it in the run's notes.
+    """
+    watched = stored_findings.watched_now(session, [w.nct_id for w in writes])
+    if not watched:
+        return
+    as_of = stored_findings.run_date(session, run_id)
+    found: list[findings.Finding] = []
+    due: dict[str, date | None] = {}
+    for write in writes:
+        if write.nct_id not in watched:
+            continue
+        version = write.version
+        if version.served_json is None:
+            record: dict[str, Any] | None = dict(version.study)
+        else:
+            record = stored_findings.findings_view_of_json(version.served_json)
+        try:
+            if record is None:
+                continue
+            opened, due[write.nct_id] = findings.evaluate_until(record, as_of=as_of)
+        except Exception:  # left unmarked: the findings step evaluates it and names the fault
+            log.warning("%s: findings left to the run's findings step", write.nct_id, exc_info=True)
+            due.pop(write.nct_id, None)
+            continue
+        found += opened
+    stored_findings.record_findings(session, run_id=run_id, now=_now(), new=found, still_open=[], resolved=[])
+    stored_findings.set_findings_due(session, due, in_batch_of=run_id)
 
 
 def _lease_keeper(store: Store, lease: str | None, run_id: int) -> Callable[[bool], None]:
@@ -1267,22 +1305,29 @@ def update_findings(store: Store, run_id: int, *, as_of: date | None = None) -> 
     could have changed since the last evaluation (``Study.findings_due``). A record a check cannot read
     keeps its open findings and is named in the run's notes.
     """
+    counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     with store.session() as session:
-        if as_of is None:
-            as_of = stored_findings.run_date(session, run_id)
+        run_day = stored_findings.run_date(session, run_id)
+        as_of = as_of or run_day
+        # New trials the run's batches evaluated as of its date are done (_evaluate_new_trials).
+        in_batches = run_id if as_of == run_day else None
+        if in_batches is not None:
+            counts["trials"], counts["new"] = stored_findings.evaluated_in_batches(session, run_id)
+            counts["open"] = counts["new"]
         # Findings are a function of the record, its earlier versions and the date. Since the last
         # evaluation only trials stored or watched since, and those whose findings_due date (the
         # first day a check could open, resolve or reword a finding) has come, can differ. A date
         # earlier than the last evaluation's re-evaluates every watched trial.
         last = stored_findings.last_evaluation(session, run_id)
         if last is None or as_of < last[0]:
-            nct_ids = stored_findings.watched_trial_ids(session)
+            nct_ids = stored_findings.watched_trial_ids(session, evaluated_by=in_batches)
         else:
-            nct_ids = stored_findings.watched_trial_ids(session, changed_since=last[1], due_by=as_of)
+            nct_ids = stored_findings.watched_trial_ids(
+                session, changed_since=last[1], due_by=as_of, evaluated_by=in_batches
+            )
         # Only this run opens findings until it ends (the sync lease), each chunk its own trials': with
         # none open now, no chunk has any to reconcile with (a registry's first evaluation).
         any_open = stored_findings.any_open_findings(session)
-    counts = {"trials": 0, "new": 0, "resolved": 0, "open": 0}
     for start in range(0, len(nct_ids), FINDINGS_CHUNK):
         chunk = nct_ids[start : start + FINDINGS_CHUNK]
         new, still, gone = _evaluate_findings(store, run_id, chunk, as_of, any_open=any_open)

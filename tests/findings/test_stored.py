@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,122 @@ def test_any_open_findings_is_false_once_every_finding_resolved(store: Store) ->
         assert stored.any_open_findings(session)
         stored.record_findings(session, run_id=run, now=now, new=[], still_open=[], resolved=[finding])
         assert not stored.any_open_findings(session)
+
+
+def _finding_rows(store: Store) -> set[tuple[object, ...]]:
+    return {(r.key, r.severity, r.title, r.detail, repr(r.evidence), r.resolved_run_id) for r in _rows(store)}
+
+
+def _due(store: Store) -> dict[str, str | None]:
+    with store.session() as session:
+        return {nct_id: due for nct_id, due in session.execute(select(Study.nct_id, Study.findings_due))}
+
+
+def _first_sync_without_history(store: Store, server: ReplayServer, day: int, watchlist: Watchlist) -> int:
+    server.set_day(day)
+    client = CtgovClient(server.base_url, min_interval=0, max_retries=1, backoff_base=0)
+    return run_sync(store, client, [watchlist], use_history=False).run_id
+
+
+def test_a_batch_evaluates_its_new_trials_as_the_findings_step_would(
+    any_store: Store, days: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trialwatch import pipeline
+
+    store = any_store
+    watchlist = _watchlist(tmp_path)
+    read_back: list[str] = []
+    current_records = stored.current_records
+
+    def counted(session, nct_ids):  # type: ignore[no-untyped-def]
+        read_back.extend(nct_ids)
+        return current_records(session, nct_ids)
+
+    monkeypatch.setattr(stored, "current_records", counted)
+    run = _first_sync_without_history(store, days, 2, watchlist)
+    # Day 2 opens three findings on these two trials (the first test); the batch found them all,
+    # so the run's findings step read no record back.
+    assert read_back == []
+    in_batch = _finding_rows(store)
+    assert {row[0] for row in in_batch} == {
+        "NCT03418623/results_overdue",
+        "NCT04327037/status_past_completion",
+        "NCT04327037/verification_stale",
+    }
+    assert {r.opened_run_id for r in _rows(store)} == {run}
+    with store.session() as session:
+        marks = set(session.execute(select(Study.findings_run_id, Study.findings_version_id)))
+        currents = set(session.scalars(select(Study.current_version_id)))
+        assert {mark[0] for mark in marks} == {run}
+        assert {mark[1] for mark in marks} == currents
+        assert session.get(SyncRun, run).findings_as_of == "2024-10-01"  # type: ignore[union-attr]
+    due_in_batch = _due(store)
+
+    # The same first sync into another store, with the batches' evaluation switched off: the run's
+    # findings step reads the records back and stores the same findings and due dates.
+    monkeypatch.setattr(pipeline, "_evaluate_new_trials", lambda session, run_id, writes: None)
+    other = Store(f"sqlite:///{tmp_path / 'reference.db'}")
+    other.upgrade()
+    _first_sync_without_history(other, days, 2, watchlist)
+    assert sorted(read_back) == ["NCT03418623", "NCT04327037"]
+    assert _finding_rows(other) == in_batch
+    assert _due(other) == due_in_batch
+    other.dispose()
+
+
+def test_the_findings_step_counts_and_skips_only_what_its_own_batches_evaluated(
+    store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    from trialwatch import pipeline
+    from trialwatch.store import repository as repo
+
+    watchlist = _watchlist(tmp_path)
+    run = _first_sync_without_history(store, days, 2, watchlist)
+    with store.session() as session:
+        assert stored.evaluated_in_batches(session, run) == (2, 3)  # two trials, three findings opened
+        other = repo.start_sync_run(session, data_timestamp="2024-10-01T00:00:00", requested=0)
+    # Another run of the same build did not evaluate them: a first evaluation takes every trial.
+    with store.session() as session:
+        session.execute(SyncRun.__table__.update().values(findings_as_of=None))
+    assert pipeline.update_findings(store, other)["trials"] == 2
+    # The run itself, at another date than its own, evaluates them again.
+    assert pipeline.update_findings(store, run, as_of=date(2026, 1, 1))["trials"] == 2
+    # At its own date it skips them and counts what its batches found.
+    assert pipeline.update_findings(store, run) == {"trials": 2, "new": 3, "resolved": 0, "open": 3}
+
+
+def test_a_changed_trial_after_a_failed_run_is_evaluated_again(
+    store: Store, days: ReplayServer, tmp_path: Path
+) -> None:
+    watchlist = _watchlist(tmp_path)
+    failed = _first_sync_without_history(store, days, 2, watchlist)
+    with store.session() as session:  # as if the run had stopped before its findings step
+        session.execute(SyncRun.__table__.update().where(SyncRun.id == failed).values(findings_as_of=None))
+    run3 = _first_sync_without_history(store, days, 3, watchlist)
+    # Day 3 resolves two of day 2's findings (the first test): evaluated, though a batch marked them.
+    assert {r.key for r in _rows(store) if r.resolved_run_id == run3} == {
+        "NCT04327037/status_past_completion",
+        "NCT04327037/verification_stale",
+    }
+
+
+def test_a_new_trial_no_check_can_read_is_left_to_the_findings_step_and_noted(
+    store: Store, days: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trialwatch import findings
+
+    evaluate_until = findings.evaluate_until
+
+    def unreadable(record, **kwargs):  # type: ignore[no-untyped-def]
+        if record["protocolSection"]["identificationModule"]["nctId"] == "NCT03418623":
+            raise ValueError("NCT03418623: '2018-13-01' is not a registry date")
+        return evaluate_until(record, **kwargs)
+
+    monkeypatch.setattr(findings, "evaluate_until", unreadable)
+    run = _first_sync_without_history(store, days, 2, _watchlist(tmp_path))
+    with store.session() as session:
+        marks = dict(session.execute(select(Study.nct_id, Study.findings_run_id)).tuples().all())
+        notes = session.get(SyncRun, run).notes  # type: ignore[union-attr]
+    assert marks == {"NCT03418623": None, "NCT04327037": run}
+    assert "findings not evaluated for NCT03418623: NCT03418623: '2018-13-01' is not a registry date" in notes
+    assert {r.nct_id for r in _rows(store)} == {"NCT04327037"}

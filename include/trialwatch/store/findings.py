@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialwatch.findings import Finding
@@ -96,13 +96,18 @@ NEVER_DUE = "9999-12-31"
 
 
 def watched_trial_ids(
-    session: Session, *, changed_since: datetime | None = None, due_by: date | None = None
+    session: Session,
+    *,
+    changed_since: datetime | None = None,
+    due_by: date | None = None,
+    evaluated_by: int | None = None,
 ) -> list[str]:
     """Trials on some watchlist now (not left, not gone, not an alias) that have a stored version.
 
     ``changed_since``: only those whose current version was stored, or that joined a watchlist,
     at or after that instant; with ``due_by``, also those not evaluated yet or whose findings could
-    have changed by that date (``Study.findings_due``).
+    have changed by that date (``Study.findings_due``). ``evaluated_by``: not those whose current
+    version that run's batches evaluated already (``mark_evaluated_in_batch``).
     """
     query = (
         select(Study.nct_id)
@@ -121,16 +126,64 @@ def watched_trial_ids(
         if due_by is not None:
             wanted += [Study.findings_due.is_(None), Study.findings_due <= due_by.isoformat()]
         query = query.where(or_(*wanted))
+    if evaluated_by is not None:
+        # spelled out, not negated: a NOT over the NULLs of trials no batch marked would drop them
+        query = query.where(
+            or_(
+                Study.findings_run_id.is_(None),
+                Study.findings_run_id != evaluated_by,
+                Study.findings_version_id.is_(None),
+                Study.findings_version_id != Study.current_version_id,
+            )
+        )
     return list(session.scalars(query.distinct().order_by(Study.nct_id)))
 
 
-def set_findings_due(session: Session, due: dict[str, date | None]) -> None:
-    """Keep, per trial, the first date its findings could change (None: they never do by date)."""
+def watched_now(session: Session, nct_ids: Collection[str]) -> set[str]:
+    """Of these trials, those some watchlist watches now."""
+    if not nct_ids:
+        return set()
+    query = select(WatchlistTrial.nct_id).where(
+        WatchlistTrial.nct_id.in_(tuple(nct_ids)), WatchlistTrial.left_at.is_(None)
+    )
+    return set(session.scalars(query))
+
+
+def _evaluated_in_batch(run_id: int) -> Any:
+    return and_(Study.findings_run_id == run_id, Study.findings_version_id == Study.current_version_id)
+
+
+def evaluated_in_batches(session: Session, run_id: int) -> tuple[int, int]:
+    """(trials, findings opened) of the watched trials whose findings this run's batches evaluated."""
+    trials = select(Study.nct_id).where(_evaluated_in_batch(run_id))
+    watched = exists().where(WatchlistTrial.nct_id == Study.nct_id, WatchlistTrial.left_at.is_(None))
+    count = session.scalar(
+        select(func.count()).select_from(Study).where(_evaluated_in_batch(run_id), watched)
+    )
+    opened = session.scalar(
+        select(func.count())
+        .select_from(FindingRow)
+        .where(FindingRow.opened_run_id == run_id, FindingRow.nct_id.in_(trials))
+    )
+    return int(count or 0), int(opened or 0)
+
+
+def set_findings_due(
+    session: Session, due: dict[str, date | None], *, in_batch_of: int | None = None
+) -> None:
+    """Keep, per trial, the first date its findings could change (None: they never do by date).
+
+    ``in_batch_of``: a sync batch of that run evaluated them, from the versions it has just made
+    current; the run's findings step then skips them (``watched_trial_ids``).
+    """
     if not due:
         return
     table = Study.__table__  # Core, so it runs as one executemany
+    values: dict[str, Any] = {"findings_due": bindparam("b_due")}
+    if in_batch_of is not None:
+        values |= {"findings_run_id": in_batch_of, "findings_version_id": table.c.current_version_id}
     session.execute(
-        update(table).where(table.c.nct_id == bindparam("b_id")).values(findings_due=bindparam("b_due")),
+        update(table).where(table.c.nct_id == bindparam("b_id")).values(values),
         [
             {"b_id": nct_id, "b_due": NEVER_DUE if day is None else day.isoformat()}
             for nct_id, day in due.items()
@@ -204,11 +257,17 @@ _VIEW_DECODER = msgspec.json.Decoder(_FindingsView)
 def findings_view(blob: bytes | memoryview) -> dict[str, Any]:
     """A stored record with only what the findings checks read: they answer as on the whole record,
     at a sixth of the decoding (results, descriptions and derived sections are most of a record)."""
-    text = record_json(blob)
+    view = findings_view_of_json(record_json(blob))
+    # an odd shape: the whole record, so the check names the fault
+    return decode_record(blob) if view is None else view
+
+
+def findings_view_of_json(text: bytes) -> dict[str, Any] | None:
+    """``findings_view`` of a record's JSON text; None where its shape is odd."""
     try:
         view = _VIEW_DECODER.decode(text)
-    except msgspec.MsgspecError:  # an odd shape: the whole record, so the check names the fault
-        return decode_record(blob)
+    except msgspec.MsgspecError:
+        return None
     record: dict[str, Any] = {}
     if view.protocolSection is not None:
         protocol = view.protocolSection

@@ -112,6 +112,10 @@ class Study(Base):
     # The first as-of date (ISO) on which this trial's findings could read differently; NEVER when
     # they do not depend on the date, None until evaluated. The daily evaluation skips the rest.
     findings_due: Mapped[str | None] = mapped_column(String(10))
+    # The run and version whose findings a sync batch evaluated when it stored the trial's first
+    # version; that run's findings step skips the trial while both still hold (migration 0019).
+    findings_run_id: Mapped[int | None] = mapped_column(Integer)
+    findings_version_id: Mapped[int | None] = mapped_column(Integer)
     # How many watchlists watch the trial now (memberships with left_at unset): kept by triggers on
     # watchlist_trials (migration 0017); its rows in the overview, summed by a page number's skip.
     current_members: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
