@@ -1241,9 +1241,9 @@ def _evaluate_new_trials(session: Any, run_id: int, writes: list[repo.StudyWrite
             record: dict[str, Any] | None = dict(version.study)
         else:
             record = stored_findings.findings_view_of_json(version.served_json)
+        if record is None:  # an odd shape: the findings step decodes it whole and names the fault
+            continue
         try:
-            if record is None:
-                continue
             opened, due[write.nct_id] = findings.evaluate_until(record, as_of=as_of)
         except Exception:  # left unmarked: the findings step evaluates it and names the fault
             log.warning("%s: findings left to the run's findings step", write.nct_id, exc_info=True)

@@ -107,7 +107,7 @@ def watched_trial_ids(
     ``changed_since``: only those whose current version was stored, or that joined a watchlist,
     at or after that instant; with ``due_by``, also those not evaluated yet or whose findings could
     have changed by that date (``Study.findings_due``). ``evaluated_by``: not those whose current
-    version that run's batches evaluated already (``mark_evaluated_in_batch``).
+    version that run's batches evaluated already (``set_findings_due(in_batch_of=...)``).
     """
     query = (
         select(Study.nct_id)
