@@ -353,7 +353,9 @@ def test_a_new_trial_no_check_can_read_is_left_to_the_findings_step_and_noted(
     monkeypatch.setattr(findings, "evaluate_until", unreadable)
     run = _first_sync_without_history(store, days, 2, _watchlist(tmp_path))
     with store.session() as session:
-        marks = dict(session.execute(select(Study.nct_id, Study.findings_run_id)).tuples().all())
+        marks = {
+            nct_id: mark for nct_id, mark in session.execute(select(Study.nct_id, Study.findings_run_id))
+        }
         notes = session.get(SyncRun, run).notes  # type: ignore[union-attr]
     assert marks == {"NCT03418623": None, "NCT04327037": run}
     assert "findings not evaluated for NCT03418623: NCT03418623: '2018-13-01' is not a registry date" in notes
