@@ -22,7 +22,6 @@ channel on its own, so a failing one neither blocks nor repeats email or the oth
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
@@ -55,7 +54,7 @@ def build_digest_dag(watchlist: Watchlist) -> DAG:
         default_args={
             "owner": "trialwatch",
             "retries": 3,
-            "retry_delay": timedelta(minutes=5),
+            "retry_delay": airflow_glue.DIGEST_RETRY_DELAY,
             "retry_exponential_backoff": 2.0,
         },
     ) as digest_dag:

@@ -18,6 +18,7 @@ Variable (optional): ``trialwatch_sync_batch_size``, trials per mapped fetch tas
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from trialwatch.settings import CONNECTION_IDS, SMTP_CONN_ID, ConnectionFields, Settings
@@ -33,6 +34,9 @@ BATCH_SIZE_VARIABLE = "trialwatch_sync_batch_size"
 # Mapped fetch tasks that may run at once; each client waits this many times the polite interval,
 # so all of them together stay at about one request per second.
 FETCH_CONCURRENCY = 2
+# A failed digest task is retried after this delay, doubled on each try (Airflow adds up to as much
+# again as jitter); the hourly schedule also retries what is still queued.
+DIGEST_RETRY_DELAY = timedelta(minutes=5)
 
 
 def _connection(conn_id: str) -> ConnectionFields | None:

@@ -12,6 +12,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,8 +144,16 @@ def _task_states(cluster: Cluster, dag_id: str, run_id: str) -> list[tuple[str, 
 
 
 def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_id: str) -> None:
-    """Until every digest DAG finished a run started by the asset event of this sync run."""
-    deadline = time.monotonic() + RUN_TIMEOUT_S
+    """Until every digest DAG finished a run started by the asset event of this sync run.
+
+    A digest task that fails is retried after the DAG's retry delay, up to twice that with Airflow's
+    jitter, and the DAG's next run waits for it (one active run at a time): the wait allows for one
+    such retry, and names every retried task with the log of its failed try.
+    """
+    from trialwatch import airflow_glue
+
+    timeout_s = RUN_TIMEOUT_S + 2 * airflow_glue.DIGEST_RETRY_DELAY.total_seconds()
+    deadline = time.monotonic() + timeout_s
     waiting = set(dag_ids)
     while waiting and time.monotonic() < deadline:
         for dag_id in sorted(waiting):
@@ -159,8 +168,52 @@ def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_id: str) ->
                     waiting.discard(dag_id)
         if waiting:
             time.sleep(3)
+    retried = _retried_tasks(cluster, dag_ids)
+    if retried:
+        warnings.warn(f"digest tasks retried:\n{retried}", stacklevel=2)
     if waiting:
-        raise TimeoutError(f"{sorted(waiting)} did not run after {sync_run_id}\n{cluster.diagnostics()}")
+        raise TimeoutError(
+            f"{sorted(waiting)} did not run after {sync_run_id} in {timeout_s:.0f} s\n"
+            f"{_run_states(cluster, sorted(waiting))}\n{retried}\n{cluster.diagnostics()}"
+        )
+
+
+def _run_states(cluster: Cluster, dag_ids: list[str]) -> str:
+    """Every run of these DAGs: state, queued and start times, and its tasks' states and tries."""
+    lines = []
+    for dag_id in dag_ids:
+        for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
+            tasks = [
+                (ti["task_id"], ti["state"], ti["try_number"], ti["hostname"])
+                for ti in _task_instances(cluster, dag_id, run["dag_run_id"])
+            ]
+            lines.append(
+                f"{dag_id} {run['dag_run_id']} {run['state']} queued {run['queued_at']} "
+                f"started {run['start_date']}: {tasks}"
+            )
+    return "\n".join(lines)
+
+
+def _retried_tasks(cluster: Cluster, dag_ids: list[str]) -> str:
+    """Each digest task that needed more than one try, with the end of its failed tries' logs."""
+    found = []
+    for dag_id in dag_ids:
+        for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
+            for ti in _task_instances(cluster, dag_id, run["dag_run_id"]):
+                if ti["try_number"] <= 1 and ti["state"] != "up_for_retry":
+                    continue
+                found.append(
+                    f"{dag_id} {run['dag_run_id']} {ti['task_id']}: {ti['state']}, try {ti['try_number']}"
+                )
+                for worker in WORKERS:
+                    logs = cluster.home(worker) / "airflow" / "logs" / f"dag_id={dag_id}"
+                    for path in sorted(
+                        logs.glob(f"run_id={run['dag_run_id']}/task_id={ti['task_id']}/attempt=*.log")
+                    ):
+                        found.append(
+                            f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
+                        )
+    return "\n".join(found)
 
 
 def _worker_log_files(cluster: Cluster, worker: str) -> set[tuple[str, int]]:
