@@ -172,6 +172,11 @@ def test_sqlite_keeps_statement_journals_and_sorts_in_memory(store: Store) -> No
         assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # 2 is MEMORY
 
 
+def test_sqlite_page_cache_holds_32_mib(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32 * 1024  # negative: KiB
+
+
 @pytest.mark.postgres
 def test_odd_registry_values_do_not_break_the_typed_columns_on_postgres(pg_store: Store) -> None:
     odd = copy.deepcopy(STUDY)

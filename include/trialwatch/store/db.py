@@ -20,6 +20,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Long enough for mapped tasks that commit at once to queue behind each other instead of failing
 # with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Each connection's page cache, at most (see _tune_sqlite).
+SQLITE_CACHE_KIB = 32 * 1024
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -32,6 +34,10 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     # inserts otherwise makes about 24 temp-file writes per trial (strace: 355k pwrite64 calls at
     # 10,000 trials, 114k with this; a fifth less system CPU at 40,000).
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # A page cache of up to 32 MiB (SQLite's default is 2 MiB), filled only as pages are read: with
+    # 100,000 trials the sort indexes of `studies` are tens of MB, and each new trial inserts into
+    # every one of them at a random place (day 1 at 100,000 trials: 3-5% less CPU, 36 MB more RSS).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
