@@ -139,7 +139,8 @@ class StudyVersion(Base):
     __tablename__ = "study_versions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    nct_id: Mapped[str] = mapped_column(String(16), ForeignKey("studies.nct_id"), index=True)
+    # Found by nct_id through the unique index below, whose leading column it is (migration 0020).
+    nct_id: Mapped[str] = mapped_column(String(16), ForeignKey("studies.nct_id"))
     content_hash: Mapped[str] = mapped_column(String(64))
     # The registry's own version number and posting date (from the history endpoints), when known.
     registry_version: Mapped[int | None] = mapped_column(Integer)
@@ -172,7 +173,6 @@ class StudyVersion(Base):
         self.posted = codec.posted_of(value)
 
     __table_args__ = (
-        Index("ix_study_versions_nct_hash", "nct_id", "content_hash"),
         Index("uq_study_versions_version", "nct_id", "content_hash", "version_key", unique=True),
     )
 
