@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
 import threading
 
 import pytest
@@ -172,9 +173,16 @@ def test_sqlite_keeps_statement_journals_and_sorts_in_memory(store: Store) -> No
         assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # 2 is MEMORY
 
 
-def test_sqlite_page_cache_holds_32_mib(store: Store) -> None:
+def test_sqlite_page_cache_holds_32_mib_for_writers_only(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32 * 1024  # negative: KiB
+    default = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()[0]
+    reader = Store(store.url, readonly=True)
+    try:
+        with reader.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == default != -32 * 1024
+    finally:
+        reader.dispose()
 
 
 @pytest.mark.postgres
