@@ -115,6 +115,7 @@ def shared_settings(
     metadata_url: str,
     store_url: str,
     broker_url: str,
+    broker_key_prefix: str,
     api_port: int,
     registry_url: str,
     smtp_port: int,
@@ -125,6 +126,9 @@ def shared_settings(
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        # Every broker key under this run's prefix (kombu's global_keyprefix), apart from any other
+        # cluster on the same Redis database.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": broker_key_prefix,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),

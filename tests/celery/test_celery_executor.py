@@ -12,6 +12,7 @@ import math
 import os
 import re
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -95,8 +96,13 @@ def _recipient_of(store, row_id: int) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def redis_broker() -> Iterator[str]:
-    """A dedicated Redis database for the broker, emptied before and after (and only that one)."""
+def redis_broker() -> Iterator[tuple[str, str]]:
+    """The broker's Redis database, and a key prefix of this run's own; its keys are deleted after.
+
+    Celery keeps every broker key under the prefix, so another cluster on the same database (a test
+    run beside this one, or one killed before it stopped its workers) can neither take this run's
+    tasks nor flush them away.
+    """
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -104,9 +110,10 @@ def redis_broker() -> Iterator[str]:
         client.ping()
     except redis.RedisError as error:
         pytest.fail(f"the Celery test needs Redis at {REDIS_URL} (TRIALWATCH_TEST_REDIS_URL): {error}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    prefix = f"trialwatch-test-{uuid.uuid4().hex}:"
+    yield REDIS_URL, prefix
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
     client.close()
 
 
@@ -228,7 +235,7 @@ def _worker_log_files(cluster: Cluster, worker: str) -> set[tuple[str, int]]:
 
 
 def test_two_celery_workers_share_the_sync_and_record_each_change_once(  # type: ignore[no-untyped-def]
-    tmp_path: Path, pg_server_url: str, redis_broker: str, replay_registry
+    tmp_path: Path, pg_server_url: str, redis_broker: tuple[str, str], replay_registry
 ) -> None:
     from trialwatch.mailsink import MailSink
     from trialwatch.replay.server import ReplayServer
@@ -255,7 +262,8 @@ def test_two_celery_workers_share_the_sync_and_record_each_change_once(  # type:
         settings = shared_settings(
             metadata_url=metadata_url,
             store_url=store_url,
-            broker_url=redis_broker,
+            broker_url=redis_broker[0],
+            broker_key_prefix=redis_broker[1],
             api_port=api_port,
             registry_url=registry.base_url,
             smtp_port=sink.port,
