@@ -1227,7 +1227,7 @@ def _evaluate_new_trials(session: Any, run_id: int, writes: list[repo.StudyWrite
     its findings are those of its record as of the run's date; the trials are marked, and that step
     skips them. A record a check cannot read is left to that step, which names it in the run's notes.
     """
-    watched = stored_findings.watched_now(session, [w.nct_id for w in writes])
+    watched = repo.watchlists_of(session, [w.nct_id for w in writes])
     if not watched:
         return
     as_of = stored_findings.run_date(session, run_id)

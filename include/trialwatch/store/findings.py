@@ -127,26 +127,14 @@ def watched_trial_ids(
             wanted += [Study.findings_due.is_(None), Study.findings_due <= due_by.isoformat()]
         query = query.where(or_(*wanted))
     if evaluated_by is not None:
-        # spelled out, not negated: a NOT over the NULLs of trials no batch marked would drop them
+        # IS DISTINCT FROM, not a NOT over _evaluated_in_batch: that would drop unmarked trials (NULL)
         query = query.where(
             or_(
-                Study.findings_run_id.is_(None),
-                Study.findings_run_id != evaluated_by,
-                Study.findings_version_id.is_(None),
-                Study.findings_version_id != Study.current_version_id,
+                Study.findings_run_id.is_distinct_from(evaluated_by),
+                Study.findings_version_id.is_distinct_from(Study.current_version_id),
             )
         )
     return list(session.scalars(query.distinct().order_by(Study.nct_id)))
-
-
-def watched_now(session: Session, nct_ids: Collection[str]) -> set[str]:
-    """Of these trials, those some watchlist watches now."""
-    if not nct_ids:
-        return set()
-    query = select(WatchlistTrial.nct_id).where(
-        WatchlistTrial.nct_id.in_(tuple(nct_ids)), WatchlistTrial.left_at.is_(None)
-    )
-    return set(session.scalars(query))
 
 
 def _evaluated_in_batch(run_id: int) -> Any:
