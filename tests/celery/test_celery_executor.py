@@ -16,6 +16,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +151,47 @@ def _task_states(cluster: Cluster, dag_id: str, run_id: str) -> list[tuple[str, 
     ]
 
 
-def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_id: str) -> None:
-    """Until every digest DAG finished a run started by the asset event of this sync run.
+def _asset_event_time(cluster: Cluster, sync_run_id: str) -> datetime:
+    """When this sync run's asset event (it recorded changes) was written."""
+    events = cluster.get("/api/v2/assets/events", source_dag_id="trialwatch_sync", source_run_id=sync_run_id)
+    assert events["asset_events"], f"sync run {sync_run_id} emitted no asset event"
+    return max(_time(event["timestamp"]) for event in events["asset_events"])
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _digest_caught_up(cluster: Cluster, dag_id: str, sync_run_ids: set[str], since: datetime) -> bool:
+    """Whether this digest DAG ran on the syncs' asset events, and ran once with all they stored.
+
+    While a digest run waits its turn (one active run at a time), Airflow keeps one queue row per
+    asset, stamped with the first event; the run it finally creates consumes the events up to that
+    stamp and drops the row, so a later sync's event may trigger no run of its own. That run's
+    `prepare` starts after the later event, though, and reads the store, so it sends those changes too.
+    """
+    triggered = covered = False
+    for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
+        if run["state"] not in TERMINAL:
+            continue
+        if run["run_type"] == "asset_triggered":
+            path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+            sources = {event["source_run_id"] for event in cluster.get(path)["asset_events"]}
+            if sources & sync_run_ids:
+                assert run["state"] == "success", _task_states(cluster, dag_id, run["dag_run_id"])
+                triggered = True
+        if run["end_date"] and _time(run["end_date"]) > since:
+            prepare = next(
+                ti for ti in _task_instances(cluster, dag_id, run["dag_run_id"]) if ti["task_id"] == "prepare"
+            )
+            if prepare["start_date"] and _time(prepare["start_date"]) > since:
+                assert run["state"] == "success", _task_states(cluster, dag_id, run["dag_run_id"])
+                covered = True
+    return triggered and covered
+
+
+def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_ids: list[str]) -> None:
+    """Until every digest DAG ran on the syncs' asset events and once after the last sync's event.
 
     A digest task that fails is retried after the DAG's retry delay, up to twice that with Airflow's
     jitter, and the DAG's next run waits for it (one active run at a time): the wait allows for one
@@ -159,20 +199,12 @@ def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_id: str) ->
     """
     from trialwatch import airflow_glue
 
+    since = _asset_event_time(cluster, sync_run_ids[-1])
     timeout_s = RUN_TIMEOUT_S + 2 * airflow_glue.DIGEST_RETRY_DELAY.total_seconds()
     deadline = time.monotonic() + timeout_s
     waiting = set(dag_ids)
     while waiting and time.monotonic() < deadline:
-        for dag_id in sorted(waiting):
-            runs = cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
-            for run in runs:
-                if run["run_type"] != "asset_triggered" or run["state"] not in TERMINAL:
-                    continue
-                path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
-                sources = {event["source_run_id"] for event in cluster.get(path)["asset_events"]}
-                if sync_run_id in sources:
-                    assert run["state"] == "success", _task_states(cluster, dag_id, run["dag_run_id"])
-                    waiting.discard(dag_id)
+        waiting -= {d for d in sorted(waiting) if _digest_caught_up(cluster, d, set(sync_run_ids), since)}
         if waiting:
             time.sleep(3)
     retried = _retried_tasks(cluster, dag_ids)
@@ -180,7 +212,7 @@ def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_id: str) ->
         warnings.warn(f"digest tasks retried:\n{retried}", stacklevel=2)
     if waiting:
         raise TimeoutError(
-            f"{sorted(waiting)} did not run after {sync_run_id} in {timeout_s:.0f} s\n"
+            f"{sorted(waiting)} did not run after {sync_run_ids[-1]} ({since}) in {timeout_s:.0f} s\n"
             f"{_run_states(cluster, sorted(waiting))}\n{retried}\n{cluster.diagnostics()}"
         )
 
@@ -293,7 +325,7 @@ def test_two_celery_workers_share_the_sync_and_record_each_change_once(  # type:
                     assert on_disk == {t["map_index"] for t in fetches if t["hostname"] == worker}
 
             digest_dags = [f"trialwatch_digest_{w.name}" for w in watchlists]
-            _wait_for_digests(cluster, digest_dags, sync_runs[-1]["dag_run_id"])
+            _wait_for_digests(cluster, digest_dags, [run["dag_run_id"] for run in sync_runs])
 
             # The Trial Watch feed answers from the store: the api-server's own home has no feed file.
             feed = cluster.api("GET", "/trialwatch/api/feeds/nk_cell_leukemia.atom")
