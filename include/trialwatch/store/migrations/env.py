@@ -14,7 +14,8 @@ from sqlalchemy import text
 from trialwatch.store.models import Base
 
 log = logging.getLogger("trialwatch.store.migrations")
-# The PostgreSQL advisory lock that serialises upgrades of one store (any fixed 64-bit key).
+# The PostgreSQL advisory lock that serialises upgrades of one store (any fixed 64-bit key); a
+# transaction-level lock, so it holds through PgBouncer's transaction pooling too.
 MIGRATION_LOCK_KEY = 0x7472_6961_6C77_6174  # "trialwat"
 
 target_metadata = Base.metadata
