@@ -249,10 +249,15 @@ def _retried_tasks(cluster: Cluster, dag_ids: list[str]) -> str:
                     for path in sorted(
                         logs.glob(f"run_id={run['dag_run_id']}/task_id={ti['task_id']}/attempt=*.log")
                     ):
-                        found.append(
-                            f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
-                        )
+                        found.append(f"--- {path}\n{_log_errors(path)}")
     return "\n".join(found)
+
+
+def _log_errors(path: Path) -> str:
+    """A task log's error lines (the exception and its frames), or its last lines if it has none."""
+    lines = path.read_text(errors="replace").splitlines()
+    errors = [line[:4000] for line in lines if re.search(r'"level":\s*"(error|critical)"', line)]
+    return "\n".join(errors[-10:] or lines[-40:])
 
 
 def _worker_log_files(cluster: Cluster, worker: str) -> set[tuple[str, int]]:
