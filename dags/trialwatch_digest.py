@@ -5,7 +5,8 @@ Emails the changes recorded for the watchlist **{name}** (`{path}`) to its recip
 {recipients}.
 
 **When:** after every sync that recorded changes (asset **trialwatch_changes**), and every hour so
-that a failed send is retried and a {cadence} digest goes out when its period starts. Cadence
+that a failed send is retried and a {cadence} digest goes out when its period starts. One run at a
+time: syncs that end while a run waits its turn go out with that run, as it reads the store. Cadence
 **{cadence}**; changes at or above **{immediate}** go out right after the sync that found them.
 Only changes at or above **{min_severity}** are included.
 
