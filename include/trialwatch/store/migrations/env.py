@@ -26,11 +26,10 @@ if connection is None:
 
     connection = create_store_engine(settings.store_url()).connect()
 
-sqlite = connection.dialect.name == "sqlite"
 context.configure(
     connection=connection,
     target_metadata=target_metadata,
-    render_as_batch=sqlite,
+    render_as_batch=connection.dialect.name == "sqlite",
     # SQLite's DDL is transactional too: one transaction, opened with BEGIN IMMEDIATE (the store's
     # engine does that), holds the write lock from reading the version to committing the last step.
     transactional_ddl=True,
