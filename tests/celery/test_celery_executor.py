@@ -155,11 +155,7 @@ def _asset_event_time(cluster: Cluster, sync_run_id: str) -> datetime:
     """When this sync run's asset event (it recorded changes) was written."""
     events = cluster.get("/api/v2/assets/events", source_dag_id="trialwatch_sync", source_run_id=sync_run_id)
     assert events["asset_events"], f"sync run {sync_run_id} emitted no asset event"
-    return max(_time(event["timestamp"]) for event in events["asset_events"])
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+    return max(datetime.fromisoformat(event["timestamp"]) for event in events["asset_events"])
 
 
 def _digest_caught_up(cluster: Cluster, dag_id: str, sync_run_ids: set[str], since: datetime) -> bool:
@@ -180,11 +176,11 @@ def _digest_caught_up(cluster: Cluster, dag_id: str, sync_run_ids: set[str], sin
             if sources & sync_run_ids:
                 assert run["state"] == "success", _task_states(cluster, dag_id, run["dag_run_id"])
                 triggered = True
-        if run["end_date"] and _time(run["end_date"]) > since:
+        if run["end_date"] and datetime.fromisoformat(run["end_date"]) > since:
             prepare = next(
                 ti for ti in _task_instances(cluster, dag_id, run["dag_run_id"]) if ti["task_id"] == "prepare"
             )
-            if prepare["start_date"] and _time(prepare["start_date"]) > since:
+            if prepare["start_date"] and datetime.fromisoformat(prepare["start_date"]) > since:
                 assert run["state"] == "success", _task_states(cluster, dag_id, run["dag_run_id"])
                 covered = True
     return triggered and covered
@@ -217,39 +213,43 @@ def _wait_for_digests(cluster: Cluster, dag_ids: list[str], sync_run_ids: list[s
         )
 
 
+def _runs_with_tasks(
+    cluster: Cluster, dag_ids: list[str]
+) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """Every run of these DAGs, with its task instances."""
+    for dag_id in dag_ids:
+        for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
+            yield dag_id, run, _task_instances(cluster, dag_id, run["dag_run_id"])
+
+
 def _run_states(cluster: Cluster, dag_ids: list[str]) -> str:
     """Every run of these DAGs: state, queued and start times, and its tasks' states and tries."""
     lines = []
-    for dag_id in dag_ids:
-        for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
-            tasks = [
-                (ti["task_id"], ti["state"], ti["try_number"], ti["hostname"])
-                for ti in _task_instances(cluster, dag_id, run["dag_run_id"])
-            ]
-            lines.append(
-                f"{dag_id} {run['dag_run_id']} {run['state']} queued {run['queued_at']} "
-                f"started {run['start_date']}: {tasks}"
-            )
+    for dag_id, run, task_instances in _runs_with_tasks(cluster, dag_ids):
+        tasks = [(ti["task_id"], ti["state"], ti["try_number"], ti["hostname"]) for ti in task_instances]
+        lines.append(
+            f"{dag_id} {run['dag_run_id']} {run['state']} queued {run['queued_at']} "
+            f"started {run['start_date']}: {tasks}"
+        )
     return "\n".join(lines)
 
 
 def _retried_tasks(cluster: Cluster, dag_ids: list[str]) -> str:
-    """Each digest task that needed more than one try, with the end of its failed tries' logs."""
+    """Each digest task that needed more than one try, with the errors of its failed tries' logs."""
     found = []
-    for dag_id in dag_ids:
-        for run in cluster.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]:
-            for ti in _task_instances(cluster, dag_id, run["dag_run_id"]):
-                if ti["try_number"] <= 1 and ti["state"] != "up_for_retry":
-                    continue
-                found.append(
-                    f"{dag_id} {run['dag_run_id']} {ti['task_id']}: {ti['state']}, try {ti['try_number']}"
-                )
-                for worker in WORKERS:
-                    logs = cluster.home(worker) / "airflow" / "logs" / f"dag_id={dag_id}"
-                    for path in sorted(
-                        logs.glob(f"run_id={run['dag_run_id']}/task_id={ti['task_id']}/attempt=*.log")
-                    ):
-                        found.append(f"--- {path}\n{_log_errors(path)}")
+    for dag_id, run, task_instances in _runs_with_tasks(cluster, dag_ids):
+        for ti in task_instances:
+            if ti["try_number"] <= 1 and ti["state"] != "up_for_retry":
+                continue
+            found.append(
+                f"{dag_id} {run['dag_run_id']} {ti['task_id']}: {ti['state']}, try {ti['try_number']}"
+            )
+            for worker in WORKERS:
+                logs = cluster.home(worker) / "airflow" / "logs" / f"dag_id={dag_id}"
+                for path in sorted(
+                    logs.glob(f"run_id={run['dag_run_id']}/task_id={ti['task_id']}/attempt=*.log")
+                ):
+                    found.append(f"--- {path}\n{_log_errors(path)}")
     return "\n".join(found)
 
 

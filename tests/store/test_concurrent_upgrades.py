@@ -67,13 +67,10 @@ def _upgrade_at_once(url: str) -> list[tuple[int, str, str]]:
 
 
 def _head() -> str:
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
-    from trialwatch.store.db import MIGRATIONS_DIR
+    from trialwatch.store.db import alembic_config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _assert_all_upgraded(url: str) -> None:

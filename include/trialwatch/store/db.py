@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trialwatch import settings
 from trialwatch.store import title_index
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,15 @@ def create_store_engine(url: str, *, readonly: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def alembic_config() -> Config:
+    """Alembic's configuration for the store's migrations."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
 class Store:
     """The trialwatch store at one URL: a SQLite file by default, PostgreSQL in production."""
 
@@ -132,10 +145,8 @@ class Store:
 
     def _migrate(self, direction: str, revision: str) -> None:
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config = alembic_config()
         with self.engine.connect() as connection:
             config.attributes["connection"] = connection
             getattr(command, direction)(config, revision)
